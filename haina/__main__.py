@@ -1,0 +1,3 @@
+from haina.cli import main
+
+main()

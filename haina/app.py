@@ -1,0 +1,101 @@
+"""The Haina ASGI application: collection API, read API and (later) the dashboard."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from haina import __version__
+from haina.collect.routes import router as collect_router
+from haina.collect.service import Collector, Limits
+from haina.config import Settings
+from haina.export.routes import router as export_router
+from haina.importer.routes import router as import_router
+from haina.pipeline.geo import open_geo
+from haina.quarantine.routes import router as quarantine_router
+from haina.store.events.duckdb_store import GroupCommitWriter
+from haina.store.meta import MetaStore
+from haina.web.routes import router as web_router
+from haina.workspaces.routes import router as workspace_router
+
+log = logging.getLogger("haina")
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The installation's secret (cookieless salts), kept in a 0600 file, never in a database."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def write_server_file(settings: Settings, token: str) -> None:
+    path = settings.server_file
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"pid": os.getpid(), "url": f"http://{settings.host}:{settings.port}",
+                   "token": token}, f)
+    tmp.replace(path)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        meta = MetaStore(settings.resolved_metadata_url)
+        writer = GroupCommitWriter(settings.events_path, max_rows=settings.commit_max_rows,
+                                   dedup_days=settings.dedup_days)
+        secret = load_secret(settings.data_dir)
+        app.state.meta = meta
+        app.state.writer = writer
+        app.state.collector = Collector(
+            meta, writer, geo=open_geo(settings.geoip_path), secret=secret,
+            limits=Limits(settings.max_message_bytes, settings.max_batch_bytes,
+                          settings.max_batch_messages),
+            key_cache_seconds=settings.write_key_cache_seconds)
+        app.state.server_token = "hs_" + secrets.token_urlsafe(32)
+        write_server_file(settings, app.state.server_token)
+        try:
+            yield
+        finally:
+            # uvicorn has finished in-flight requests; drain the writer and checkpoint.
+            writer.close()
+            meta.close()
+            settings.server_file.unlink(missing_ok=True)
+
+    app = FastAPI(title="Haina", version=__version__, lifespan=lifespan,
+                  description="Collect, analyse and act on user behaviour.")
+    app.state.settings = settings
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {
+            "code": "error", "message": str(exc.detail), "field": None}
+        return JSONResponse({"error": detail, **detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and store status")
+    async def healthz() -> dict[str, object]:
+        return {"ok": True, "version": __version__}
+
+    app.include_router(collect_router)
+    app.include_router(export_router)
+    app.include_router(import_router)
+    app.include_router(quarantine_router)
+    app.include_router(workspace_router)
+    app.include_router(web_router)
+    return app

@@ -1,0 +1,1 @@
+"""Who may call the API: workspace-scoped API tokens and the local server token."""

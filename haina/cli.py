@@ -1,0 +1,194 @@
+"""The `haina` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from haina.config import Settings
+from haina.local import RunningServer, running_server
+
+app = typer.Typer(help="Haina: collect, analyse and act on user behaviour.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces, sources and keys.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Messages that failed, kept with their reason.",
+                             no_args_is_help=True)
+plan_app = typer.Typer(help="The tracking plan (埋点方案).", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(plan_app, name="plan")
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="HAINA_DATA_DIR",
+                                              help="data directory [default: ./haina-data]")]
+WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace name or id")]
+
+
+def settings_for(data_dir: Path | None, **kw: Any) -> Settings:
+    s = Settings(**kw)
+    if data_dir is not None:
+        s.data_dir = data_dir
+    return s
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _meta(settings: Settings) -> Any:
+    from haina.store.meta import MetaStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return MetaStore(settings.resolved_metadata_url)
+
+
+def _workspace_id(settings: Settings, name: str) -> str:
+    from haina.workspaces import NotFound, find_workspace
+
+    try:
+        return find_workspace(_meta(settings), name).id
+    except NotFound as exc:
+        fail(str(exc))
+        raise
+
+
+def _server_json(server: RunningServer, method: str, path: str, workspace: str,
+                 **kw: Any) -> Any:
+    resp = server.request(method, path, workspace, **kw)
+    if resp.status_code >= 400:
+        try:
+            body = resp.json()
+            fail(f"{body.get('message') or body}")
+        except ValueError:
+            fail(f"the server answered {resp.status_code}")
+    return resp.json()
+
+
+# -- serve --------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Run the collection API and dashboard."""
+    import uvicorn
+
+    from haina.app import create_app
+    from haina.store.events.duckdb_store import StoreLocked
+
+    settings = settings_for(data_dir, host=host, port=port)
+    if running_server(settings) is not None:
+        fail(f"a Haina server already runs on {settings.data_dir}")
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+                    loop="uvloop", http="httptools", timeout_graceful_shutdown=30)
+    except StoreLocked as exc:
+        fail(str(exc))
+
+
+# -- workspaces ---------------------------------------------------------------------------
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: str,
+    data_dir: DataDir = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone for reports")] = "UTC",
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Create a workspace with a web source; prints its write key and API token (once)."""
+    from haina.workspaces import create_workspace
+
+    try:
+        created = create_workspace(_meta(settings_for(data_dir)), name, timezone)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(created))
+        return
+    for k, v in created.items():
+        out.print(f"{k:14} {v}")
+    out.print("[dim]The API token is shown only now: keep it safe.[/dim]")
+
+
+@workspace_app.command("list")
+def workspace_list(data_dir: DataDir = None) -> None:
+    """List workspaces."""
+    from haina.workspaces import list_workspaces
+
+    table = Table("id", "name", "timezone", "created")
+    for ws in list_workspaces(_meta(settings_for(data_dir))):
+        table.add_row(ws.id, ws.name, ws.timezone, ws.created_at.isoformat(timespec="seconds"))
+    out.print(table)
+
+
+@workspace_app.command("add-source")
+def workspace_add_source(
+    workspace: WorkspaceOpt, name: str, data_dir: DataDir = None,
+    kind: Annotated[str, typer.Option(help="web, app, server or import")] = "server",
+    plan_mode: Annotated[str, typer.Option(help="allow, flag or quarantine")] = "flag",
+) -> None:
+    """Add a source with its own write key to a workspace."""
+    from haina.workspaces import create_source
+
+    settings = settings_for(data_dir)
+    try:
+        source_id, key = create_source(_meta(settings), _workspace_id(settings, workspace), name,
+                                       kind, plan_mode)
+    except ValueError as exc:
+        fail(str(exc))
+    print(json.dumps({"source_id": source_id, "write_key": key}))
+
+
+@workspace_app.command("revoke-key")
+def workspace_revoke_key(key: str, data_dir: DataDir = None) -> None:
+    """Revoke a write key: requests with it get 401 within seconds."""
+    from haina.workspaces import NotFound, revoke_write_key
+
+    try:
+        revoke_write_key(_meta(settings_for(data_dir)), key)
+    except NotFound as exc:
+        fail(str(exc))
+    out.print("revoked")
+
+
+@app.command()
+def snippet(
+    workspace: WorkspaceOpt,
+    url: Annotated[str, typer.Option("--url", help="the address browsers reach Haina at")],
+    data_dir: DataDir = None,
+    consent_required: Annotated[bool, typer.Option(help="send nothing before consent")] = False,
+    cookieless: Annotated[bool, typer.Option(help="no cookie or storage on the device")] = False,
+) -> None:
+    """Print the HTML snippet to paste into a site's pages."""
+    from haina.web.snippet import snippet_html
+    from haina.workspaces.keys import write_keys_of
+
+    settings = settings_for(data_dir)
+    keys = [k for k in write_keys_of(_meta(settings), _workspace_id(settings, workspace))
+            if k.revoked_at is None]
+    if not keys:
+        fail("the workspace has no active write key")
+    print(snippet_html(url.rstrip("/"), keys[0].key, consent_required=consent_required,
+                       cookieless=cookieless))
+
+
+from haina import cli_events  # noqa: E402,F401  (registers the event commands)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

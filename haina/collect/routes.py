@@ -1,0 +1,147 @@
+"""HTTP routes of the collection API (Segment HTTP Tracking API compatible)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from haina.collect.service import SINGLE_TYPES, Collector, RequestFacts
+from haina.collect.wire import (
+    WireError,
+    decode_json,
+    gunzip,
+    key_from_authorization,
+    key_from_body,
+)
+from haina.store.events.duckdb_store import StoreUnavailable
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding, X-Write-Key",
+    "Access-Control-Max-Age": "86400",
+}
+
+router = APIRouter(tags=["collection"])
+
+_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    "responses": {
+        "200": {"description": "Committed to disk (messages rejected are listed)"},
+        "400": {"description": "Invalid body or every message invalid; kept in quarantine"},
+        "401": {"description": "Unknown or revoked write key"},
+        "413": {"description": "Over a size or count limit; kept in quarantine"},
+        "503": {"description": "The store cannot commit; retry after Retry-After seconds"},
+    },
+}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers={**CORS, **(headers or {})})
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address, or the client named by X-Forwarded-For when the peer is trusted."""
+    peer = request.client.host if request.client else None
+    trusted = request.app.state.settings.trusted_proxies
+    forwarded = request.headers.get("x-forwarded-for")
+    if peer in trusted and forwarded:
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in trusted:
+                return hop
+    return peer
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise WireError(413, "body_too_large", f"the body is larger than {limit} bytes",
+                        "body", limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WireError(413, "body_too_large", f"the body is larger than {limit} bytes",
+                            "body", limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _collect(request: Request, route_type: str | None) -> Response:
+    collector: Collector = request.app.state.collector
+    settings = request.app.state.settings
+    facts = RequestFacts(route_type=route_type, client_ip=client_ip(request),
+                         user_agent=request.headers.get("user-agent"))
+    header_key = key_from_authorization(request.headers.get("authorization")) or (
+        request.headers.get("x-write-key") or None)
+    info = plan = None
+    if header_key:
+        info, plan = collector.key_info(header_key)
+    body = b""
+    try:
+        body = await read_body(request, settings.max_body_bytes)
+        if "gzip" in request.headers.get("content-encoding", "").lower():
+            body = gunzip(body, settings.max_body_bytes)
+        data = decode_json(body)
+        if info is None:
+            key = key_from_body(data) if not header_key else None
+            if key:
+                info, plan = collector.key_info(key)
+        if info is None:
+            return _json(401, _unauthorised().body())
+        outcome = await collector.collect(info, plan, data, facts, len(body))
+        return _json(outcome.status, outcome.body)
+    except WireError as err:
+        if info is None:
+            # Not attributable to a workspace: nothing is kept (no unauthenticated writes).
+            return _json(401 if header_key else err.status, _unauthorised().body()
+                         if header_key else err.body())
+        try:
+            await collector.quarantine_request(info, facts, err, body)
+        except StoreUnavailable as exc:
+            return _unavailable(exc)
+        return _json(err.status, err.body())
+    except StoreUnavailable as exc:
+        return _unavailable(exc)
+
+
+def _unauthorised() -> WireError:
+    return WireError(401, "invalid_write_key", "unknown or revoked write key", "writeKey")
+
+
+def _unavailable(exc: Exception) -> Response:
+    err = WireError(503, "store_unavailable", f"{exc}; nothing was stored, retry later", "store")
+    return _json(503, err.body(), {"Retry-After": "5"})
+
+
+@router.post("/v1/batch", openapi_extra=_DOC, summary="Send a batch of messages")
+async def batch(request: Request) -> Response:
+    return await _collect(request, None)
+
+
+def _single(kind: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await _collect(request, kind)
+
+    endpoint.__name__ = f"collect_{kind}"
+    return endpoint
+
+
+for _kind in SINGLE_TYPES:
+    router.add_api_route(f"/v1/{_kind}", _single(_kind), methods=["POST"], openapi_extra=_DOC,
+                         summary=f"Send one {_kind} message")
+
+
+@router.options("/v1/{path:path}", include_in_schema=False)
+async def preflight(path: str) -> Response:
+    return Response(status_code=204, headers=CORS)

@@ -1,0 +1,49 @@
+"""Settings for a Haina process: one class, read from the environment (HAINA_*) and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Per-workspace settings live in the metadata store."""
+
+    model_config = SettingsConfigDict(env_prefix="HAINA_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("haina-data"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # SQLAlchemy URL of the metadata store; default: SQLite file in the data directory.
+    metadata_url: str | None = None
+    geoip_path: Path | None = None
+    # Collection limits (Segment's published limits).
+    max_message_bytes: int = 32 * 1024
+    max_batch_bytes: int = 500 * 1024
+    max_batch_messages: int = 2500
+    # Bodies larger than this are refused without being read to the end or quarantined.
+    max_body_bytes: int = 8 * 1024 * 1024
+    dedup_days: int = Field(default=7, ge=7)
+    # Group commit: the writer commits whatever has queued, up to this many rows at once.
+    commit_max_rows: int = 50_000
+    # Proxies whose X-Forwarded-For is trusted to give the client IP.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    write_key_cache_seconds: float = 5.0
+    log_level: str = "info"
+
+    @property
+    def events_path(self) -> Path:
+        return self.data_dir / "events.duckdb"
+
+    @property
+    def resolved_metadata_url(self) -> str:
+        if self.metadata_url:
+            return self.metadata_url
+        return f"sqlite:///{(self.data_dir / 'meta.sqlite3').resolve()}"
+
+    @property
+    def server_file(self) -> Path:
+        """Written by a running server so CLI commands can route through it."""
+        return self.data_dir / "server.json"

@@ -1,0 +1,307 @@
+"""The embedded event store: one DuckDB file, written by one thread with group commit.
+
+Every request hands its rows to `GroupCommitWriter.submit` and waits; the writer thread drains
+whatever has queued, writes it in ONE transaction (dedup, events, quarantine), commits — DuckDB
+fsyncs its WAL on commit — and only then resolves the waiting requests. Concurrent requests
+therefore share one fsync, and a 200 is never sent for an event that is not on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from haina.store.events.schema import (
+    EVENT_ARROW_SCHEMA,
+    EVENT_COLUMN_NAMES,
+    QUARANTINE_ARROW_SCHEMA,
+    QUARANTINE_COLUMN_NAMES,
+    ddl,
+)
+
+log = logging.getLogger("haina.store")
+
+Columns = dict[str, list[Any]]
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot commit right now (disk full, read-only, locked, closed)."""
+
+
+class StoreLocked(StoreUnavailable):
+    """Another process holds the DuckDB file."""
+
+
+def empty_columns(names: Sequence[str] = EVENT_COLUMN_NAMES) -> Columns:
+    return {c: [] for c in names}
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """What one request wants committed: event rows (columnar) and quarantine rows."""
+
+    events: Columns = field(default_factory=empty_columns)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    # (quarantine id, new status) applied in the same transaction, e.g. after a replay
+    quarantine_status: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def event_count(self) -> int:
+        return len(self.events["message_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    stored: int
+    duplicates: int
+    quarantined: int
+    # message ids (per row of the batch) that were duplicates of earlier messages
+    duplicate_ids: frozenset[str] = frozenset()
+
+
+def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and create) the event file, with a clear error when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLocked(
+                f"the event store {path} is in use by another process ({exc}). Stop that "
+                "process, or run this command while `haina serve` is running so it goes "
+                "through the server."
+            ) from exc
+        raise StoreUnavailable(str(exc)) from exc
+    if not read_only:
+        for stmt in ddl():
+            conn.execute(stmt)
+    return conn
+
+
+def _micros(values: list[Any]) -> pa.Array:
+    return pa.array(values, pa.int64()).cast(pa.timestamp("us"))
+
+
+def events_table(cols: Columns) -> pa.Table:
+    arrays = []
+    for f in EVENT_ARROW_SCHEMA:
+        if f.type == pa.timestamp("us"):
+            arrays.append(_micros(cols[f.name]))
+        else:
+            arrays.append(pa.array(cols[f.name], f.type))
+    return pa.Table.from_arrays(arrays, schema=EVENT_ARROW_SCHEMA)
+
+
+def quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
+    cols = {c: [r.get(c) for r in rows] for c in QUARANTINE_COLUMN_NAMES}
+    arrays = []
+    for f in QUARANTINE_ARROW_SCHEMA:
+        if f.type == pa.timestamp("us"):
+            arrays.append(_micros(cols[f.name]))
+        else:
+            arrays.append(pa.array(cols[f.name], f.type))
+    return pa.Table.from_arrays(arrays, schema=QUARANTINE_ARROW_SCHEMA)
+
+
+def _merge(batches: list[WriteBatch]) -> WriteBatch:
+    if len(batches) == 1:
+        return batches[0]
+    out = WriteBatch()
+    for b in batches:
+        for c, values in b.events.items():
+            out.events[c].extend(values)
+        out.quarantine.extend(b.quarantine)
+        out.quarantine_status.extend(b.quarantine_status)
+    return out
+
+
+def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> WriteResult:
+    """Write one batch in one transaction; duplicates (workspace, messageId) are skipped."""
+    n = batch.event_count
+    dup_ids: set[str] = set()
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        stored = 0
+        if n:
+            incoming = events_table(batch.events)
+            conn.register("incoming", incoming)
+            try:
+                fresh = conn.execute(
+                    "INSERT INTO dedup SELECT DISTINCT ON (workspace_id, message_id) "
+                    "workspace_id, message_id, received_at FROM incoming "
+                    "ON CONFLICT DO NOTHING RETURNING workspace_id, message_id"
+                ).fetchall()
+                stored = len(fresh)
+                if stored == n:
+                    conn.execute("INSERT INTO events SELECT * FROM incoming")
+                elif stored:
+                    conn.register("fresh", pa.table(
+                        {"w": [r[0] for r in fresh], "m": [r[1] for r in fresh]}))
+                    # first occurrence within the batch wins
+                    conn.execute(
+                        "INSERT INTO events SELECT * EXCLUDE (rn) FROM ("
+                        " SELECT i.*, row_number() OVER (PARTITION BY i.workspace_id,"
+                        " i.message_id) AS rn FROM incoming i SEMI JOIN fresh f"
+                        " ON i.workspace_id = f.w AND i.message_id = f.m) WHERE rn = 1"
+                    )
+                    conn.unregister("fresh")
+                if stored != n:
+                    fresh_set = {r[1] for r in fresh}
+                    dup_ids = {m for m in batch.events["message_id"] if m not in fresh_set}
+            finally:
+                conn.unregister("incoming")
+        if batch.quarantine:
+            conn.register("q_incoming", quarantine_table(batch.quarantine))
+            conn.execute("INSERT INTO quarantine SELECT * FROM q_incoming")
+            conn.unregister("q_incoming")
+        for qid, status in batch.quarantine_status:
+            conn.execute("UPDATE quarantine SET status = ?, replayed_at = now()::TIMESTAMP "
+                         "WHERE id = ?", [status, qid])
+        conn.execute("COMMIT")
+    except BaseException:
+        try:
+            conn.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    return WriteResult(stored, n - stored, len(batch.quarantine), frozenset(dup_ids))
+
+
+@dataclass(slots=True)
+class _Job:
+    batch: WriteBatch
+    future: Future[WriteResult]
+
+
+class GroupCommitWriter:
+    """One thread owns the writing connection; requests share its transactions."""
+
+    def __init__(self, path: Path, *, max_rows: int = 50_000, dedup_days: int = 7) -> None:
+        self.path = path
+        self.max_rows = max_rows
+        self.dedup_days = dedup_days
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path)
+        self._read_root = self._conn.cursor()
+        self._read_lock = threading.Lock()
+        self._last_prune = 0.0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="haina-writer", daemon=True)
+        self._thread.start()
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A connection for reads in this process (MVCC: sees committed data)."""
+        with self._read_lock:
+            return self._read_root.cursor()
+
+    def submit(self, batch: WriteBatch) -> Future[WriteResult]:
+        fut: Future[WriteResult] = Future()
+        if self._closed:
+            fut.set_exception(StoreUnavailable("the store is shutting down"))
+            return fut
+        self._queue.put(_Job(batch, fut))
+        return fut
+
+    def write(self, batch: WriteBatch, timeout: float | None = None) -> WriteResult:
+        return self.submit(batch).result(timeout)
+
+    def close(self) -> None:
+        """Drain what is queued, then checkpoint and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._read_root.close()
+        if self._conn is not None:
+            try:
+                self._conn.execute("CHECKPOINT")
+            except duckdb.Error:
+                log.exception("checkpoint on close failed")
+            self._conn.close()
+            self._conn = None
+
+    def _take(self, first: _Job) -> tuple[list[_Job], bool]:
+        jobs, rows, stop = [first], first.batch.event_count, False
+        while rows < self.max_rows:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                stop = True
+                break
+            jobs.append(job)
+            rows += job.batch.event_count
+        return jobs, stop
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs, stop = self._take(first)
+            self._commit_jobs(jobs)
+            self._maybe_prune()
+            if stop:
+                return
+
+    def _commit_jobs(self, jobs: list[_Job]) -> None:
+        try:
+            if self._conn is None:
+                self._conn = open_duckdb(self.path)
+                with self._read_lock:
+                    self._read_root = self._conn.cursor()
+            merged = _merge([j.batch for j in jobs])
+            result = commit(self._conn, merged)
+        except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
+            log.error("commit failed, answering 503: %s", exc)
+            self._reset_connection()
+            err = StoreUnavailable(f"the event store could not commit: {exc}")
+            for j in jobs:
+                j.future.set_exception(err)
+            return
+        if len(jobs) == 1:
+            jobs[0].future.set_result(result)
+            return
+        for j in jobs:
+            ids = j.batch.events["message_id"]
+            dups = frozenset(m for m in ids if m in result.duplicate_ids)
+            # Within a shared commit, a duplicate across two requests counts for the later one.
+            j.future.set_result(WriteResult(len(ids) - len(dups), len(dups),
+                                            len(j.batch.quarantine), dups))
+
+    def _reset_connection(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute("SELECT 1").fetchall()
+        except duckdb.Error:
+            # A fatal error invalidates the database instance; reopen on the next commit.
+            try:
+                self._conn.close()
+            except duckdb.Error:
+                pass
+            self._conn = None
+
+    def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune < 3600 or self._conn is None:
+            return
+        self._last_prune = now
+        cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=self.dedup_days + 1)
+        try:
+            self._conn.execute("DELETE FROM dedup WHERE received_at < ?", [cutoff])
+        except duckdb.Error:
+            log.exception("pruning the dedup table failed")

@@ -1,0 +1,102 @@
+"""The event and quarantine tables: one definition, used for DDL, Arrow batches and exports."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# (column, DuckDB type). Times are UTC (TIMESTAMP without zone, microseconds).
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("workspace_id", "VARCHAR"),
+    ("source_id", "VARCHAR"),
+    ("message_id", "VARCHAR"),
+    ("type", "VARCHAR"),
+    ("event", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("anonymous_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("group_id", "VARCHAR"),
+    ("previous_id", "VARCHAR"),
+    ("timestamp", "TIMESTAMP"),
+    ("original_timestamp", "TIMESTAMP"),
+    ("sent_at", "TIMESTAMP"),
+    ("received_at", "TIMESTAMP"),
+    ("url", "VARCHAR"),
+    ("host", "VARCHAR"),
+    ("path", "VARCHAR"),
+    ("referrer", "VARCHAR"),
+    ("title", "VARCHAR"),
+    ("properties", "JSON"),
+    ("traits", "JSON"),
+    ("context", "JSON"),
+    ("extra", "JSON"),
+    ("library_name", "VARCHAR"),
+    ("library_version", "VARCHAR"),
+    ("ip", "VARCHAR"),
+    ("user_agent", "VARCHAR"),
+    ("browser", "VARCHAR"),
+    ("browser_version", "VARCHAR"),
+    ("os", "VARCHAR"),
+    ("os_version", "VARCHAR"),
+    ("device_type", "VARCHAR"),
+    ("is_bot", "BOOLEAN"),
+    ("channel", "VARCHAR"),
+    ("source", "VARCHAR"),
+    ("medium", "VARCHAR"),
+    ("campaign", "VARCHAR"),
+    ("term", "VARCHAR"),
+    ("content", "VARCHAR"),
+    ("referrer_host", "VARCHAR"),
+    ("click_id", "VARCHAR"),
+    ("search_keyword", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("region", "VARCHAR"),
+    ("city", "VARCHAR"),
+    ("plan_violations", "JSON"),
+)
+
+EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c for c, _ in EVENT_COLUMNS)
+
+_ARROW = {
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "BOOLEAN": pa.bool_(),
+}
+EVENT_ARROW_SCHEMA = pa.schema([(c, _ARROW[t]) for c, t in EVENT_COLUMNS])
+
+QUARANTINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "VARCHAR"),
+    ("workspace_id", "VARCHAR"),
+    ("source_id", "VARCHAR"),
+    ("received_at", "TIMESTAMP"),
+    ("request_id", "VARCHAR"),
+    ("message_index", "INTEGER"),
+    ("message_id", "VARCHAR"),
+    ("field", "VARCHAR"),
+    ("code", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    # The raw payload: JSON text of the message, or base64 of bytes that were not JSON.
+    ("payload", "VARCHAR"),
+    ("payload_encoding", "VARCHAR"),
+    # Request facts replay needs: client ip, user agent, batch sentAt/context.
+    ("request_meta", "JSON"),
+    ("status", "VARCHAR"),
+    ("replayed_at", "TIMESTAMP"),
+)
+QUARANTINE_COLUMN_NAMES: tuple[str, ...] = tuple(c for c, _ in QUARANTINE_COLUMNS)
+_ARROW_Q = dict(_ARROW, INTEGER=pa.int32())
+QUARANTINE_ARROW_SCHEMA = pa.schema([(c, _ARROW_Q[t]) for c, t in QUARANTINE_COLUMNS])
+
+
+def ddl() -> list[str]:
+    """Statements that create the store's tables (idempotent)."""
+    events = ", ".join(f'"{c}" {t}' for c, t in EVENT_COLUMNS)
+    quarantine = ", ".join(f'"{c}" {t}' for c, t in QUARANTINE_COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS events ({events})",
+        f"CREATE TABLE IF NOT EXISTS quarantine ({quarantine}, PRIMARY KEY (id))",
+        # messageIds seen recently, for deduplication over at least `dedup_days`.
+        "CREATE TABLE IF NOT EXISTS dedup (workspace_id VARCHAR, message_id VARCHAR,"
+        " received_at TIMESTAMP, PRIMARY KEY (workspace_id, message_id))",
+        "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    ]

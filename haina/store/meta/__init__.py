@@ -1,0 +1,15 @@
+"""Metadata store: workspaces, sources, keys, tracking plans (SQLite by default, PostgreSQL at scale)."""
+
+from haina.store.meta.db import MetaStore, migrate
+from haina.store.meta.models import ApiToken, Base, Source, TrackingPlanEvent, Workspace, WriteKey
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "MetaStore",
+    "Source",
+    "TrackingPlanEvent",
+    "Workspace",
+    "WriteKey",
+    "migrate",
+]

@@ -1,0 +1,206 @@
+"""Creating workspaces and sources, issuing and checking keys.
+
+Write keys identify a source and are public (they ship in web pages). API tokens read data and
+are secrets: they are shown once and only their SHA-256 is stored, found by a short prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from haina.store.meta import ApiToken, MetaStore, Source, Workspace, WriteKey
+
+DEFAULT_SEARCH_PARAMS = ("q", "s", "search", "query", "keyword", "keywords", "wd", "word", "kw")
+
+
+class NotFound(LookupError):
+    """A workspace, source or key that does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSettings:
+    """What the pipeline needs to know about a workspace."""
+
+    anonymise_ip: bool = True
+    site_search_params: tuple[str, ...] = DEFAULT_SEARCH_PARAMS
+    own_hosts: tuple[str, ...] = ()
+    property_denylist: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> WorkspaceSettings:
+        return cls(
+            anonymise_ip=bool(raw.get("anonymise_ip", True)),
+            site_search_params=tuple(raw.get("site_search_params", DEFAULT_SEARCH_PARAMS)),
+            own_hosts=tuple(raw.get("own_hosts", ())),
+            property_denylist=tuple(raw.get("property_denylist", ())),
+            extra={k: v for k, v in raw.items() if k not in _KNOWN},
+        )
+
+
+_KNOWN = {"anonymise_ip", "site_search_params", "own_hosts", "property_denylist"}
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What a valid write key stands for."""
+
+    key: str
+    workspace_id: str
+    source_id: str
+    source_kind: str
+    plan_mode: str
+    settings: WorkspaceSettings
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    token_id: str
+    workspace_id: str
+    role: str
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_workspace(meta: MetaStore, name: str, timezone: str = "UTC") -> dict[str, str]:
+    """Create a workspace with a default web source; return its id, write key and API token."""
+    name = name.strip()
+    if not name:
+        raise ValueError("workspace name must not be empty")
+    with meta.session() as s:
+        if s.scalar(select(Workspace).where(Workspace.name == name)) is not None:
+            raise ValueError(f"workspace {name!r} exists already")
+        ws = Workspace(id=_id("ws"), name=name, timezone=timezone, settings={})
+        s.add(ws)
+    source_id, write_key = create_source(meta, ws.id, "web")
+    token = create_api_token(meta, ws.id, role="admin", name="default")
+    return {"workspace_id": ws.id, "source_id": source_id, "write_key": write_key,
+            "api_token": token}
+
+
+def create_source(
+    meta: MetaStore, workspace_id: str, name: str, kind: str = "web", plan_mode: str = "flag"
+) -> tuple[str, str]:
+    """Create a source with one write key; return (source_id, write_key)."""
+    if plan_mode not in ("allow", "flag", "quarantine"):
+        raise ValueError("plan_mode must be allow, flag or quarantine")
+    with meta.session() as s:
+        src = Source(id=_id("src"), workspace_id=workspace_id, name=name, kind=kind,
+                     plan_mode=plan_mode)
+        s.add(src)
+        s.flush()
+        key = "wk_" + secrets.token_urlsafe(24)
+        s.add(WriteKey(key=key, workspace_id=workspace_id, source_id=src.id))
+    return src.id, key
+
+
+def create_api_token(meta: MetaStore, workspace_id: str, role: str = "admin", name: str = "") -> str:
+    """Issue an API token; the token itself is returned once and never stored."""
+    secret = secrets.token_urlsafe(32)
+    prefix = secrets.token_hex(4)
+    token = f"hk_{prefix}_{secret}"
+    with meta.session() as s:
+        s.add(ApiToken(id=_id("tok"), workspace_id=workspace_id, prefix=prefix,
+                       token_hash=_hash(token), role=role, name=name))
+    return token
+
+
+def verify_api_token(meta: MetaStore, token: str) -> TokenInfo | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "hk":
+        return None
+    digest = _hash(token)
+    with meta.session() as s:
+        rows = s.scalars(select(ApiToken).where(ApiToken.prefix == parts[1])).all()
+        for row in rows:
+            if row.revoked_at is None and hmac.compare_digest(row.token_hash, digest):
+                return TokenInfo(row.id, row.workspace_id, row.role)
+    return None
+
+
+def lookup_write_key(meta: MetaStore, key: str) -> KeyInfo | None:
+    """The source behind a write key, or None when the key is unknown or revoked."""
+    with meta.session() as s:
+        row = s.execute(
+            select(WriteKey, Source, Workspace)
+            .join(Source, Source.id == WriteKey.source_id)
+            .join(Workspace, Workspace.id == WriteKey.workspace_id)
+            .where(WriteKey.key == key)
+        ).first()
+        if row is None or row[0].revoked_at is not None:
+            return None
+        wk, src, ws = row
+        return KeyInfo(wk.key, ws.id, src.id, src.kind, src.plan_mode,
+                       WorkspaceSettings.from_json(ws.settings or {}))
+
+
+def revoke_write_key(meta: MetaStore, key: str) -> None:
+    with meta.session() as s:
+        wk = s.get(WriteKey, key)
+        if wk is None:
+            raise NotFound(f"no write key {key!r}")
+        wk.revoked_at = datetime.now(UTC)
+
+
+def find_workspace(meta: MetaStore, name_or_id: str) -> Workspace:
+    with meta.session() as s:
+        ws = s.scalar(
+            select(Workspace).where((Workspace.id == name_or_id) | (Workspace.name == name_or_id))
+        )
+        if ws is None:
+            raise NotFound(f"no workspace {name_or_id!r}")
+        return ws
+
+
+def list_workspaces(meta: MetaStore) -> list[Workspace]:
+    with meta.session() as s:
+        return list(s.scalars(select(Workspace).order_by(Workspace.created_at)))
+
+
+def workspace_settings(meta: MetaStore, workspace_id: str) -> WorkspaceSettings:
+    with meta.session() as s:
+        ws = s.get(Workspace, workspace_id)
+        if ws is None:
+            raise NotFound(f"no workspace {workspace_id!r}")
+        return WorkspaceSettings.from_json(ws.settings or {})
+
+
+def write_keys_of(meta: MetaStore, workspace_id: str) -> list[WriteKey]:
+    with meta.session() as s:
+        return list(s.scalars(select(WriteKey).where(WriteKey.workspace_id == workspace_id)))
+
+
+def source_info(meta: MetaStore, source_id: str) -> KeyInfo:
+    """What a write key of this source would stand for (used by replay and import)."""
+    with meta.session() as s:
+        row = s.execute(select(Source, Workspace).join(Workspace, Workspace.id ==
+                        Source.workspace_id).where(Source.id == source_id)).first()
+        if row is None:
+            raise NotFound(f"no source {source_id!r}")
+        src, ws = row
+        return KeyInfo("", ws.id, src.id, src.kind, src.plan_mode,
+                       WorkspaceSettings.from_json(ws.settings or {}))
+
+
+def source_by_name(meta: MetaStore, workspace_id: str, name: str, kind: str) -> KeyInfo:
+    """The workspace's source of this name, created on first use (e.g. "import")."""
+    with meta.session() as s:
+        src = s.scalar(select(Source).where(Source.workspace_id == workspace_id,
+                                            Source.name == name))
+        source_id = src.id if src is not None else None
+    if source_id is None:
+        source_id, _ = create_source(meta, workspace_id, name, kind=kind)
+    return source_info(meta, source_id)

@@ -1,0 +1,37 @@
+"""Tracking-plan API: read and replace the plan, and see its coverage."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+
+from haina.auth.deps import CurrentWorkspace
+from haina.workspaces.coverage import coverage
+from haina.workspaces.plans import plan_document, save_plan
+
+router = APIRouter(prefix="/api/v1/tracking-plan", tags=["tracking plan"])
+
+
+@router.get("", summary="The workspace's tracking plan")
+async def get_plan(request: Request, token: CurrentWorkspace) -> dict[str, Any]:
+    return plan_document(request.app.state.meta, token.workspace_id)
+
+
+@router.put("", summary="Replace the tracking plan (takes effect within seconds)")
+async def put_plan(request: Request, token: CurrentWorkspace,
+                   doc: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    try:
+        n = save_plan(request.app.state.meta, token.workspace_id, doc)
+    except ValueError as exc:
+        raise HTTPException(422, {"code": "invalid_plan", "field": "events",
+                                  "message": str(exc)}) from exc
+    return {"events": n}
+
+
+@router.get("/coverage", summary="Planned events never seen, unplanned events, violations")
+async def get_coverage(request: Request, token: CurrentWorkspace) -> dict[str, Any]:
+    state = request.app.state
+    doc = plan_document(state.meta, token.workspace_id)
+    return await asyncio.to_thread(coverage, state.writer.reader(), token.workspace_id, doc)

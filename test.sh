@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite: ./test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/bootstrap.sh dev
+# Browser tests drive Debian's chromium (never a downloaded browser) and need CJK fonts.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium and fonts-noto-cjk with apt-get …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      chromium fonts-noto-cjk) >/dev/null || echo "apt-get failed: browser tests will say why"
+  else
+    echo "chromium missing and not root: browser tests will be skipped (they fail when CI=true)"
+  fi
+fi
+exec .venv/bin/python -m pytest "$@"
