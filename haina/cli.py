@@ -15,7 +15,8 @@ from rich.table import Table
 from haina.config import Settings
 from haina.local import RunningServer, running_server
 
-app = typer.Typer(help="Haina: collect, analyse and act on user behaviour.", no_args_is_help=True)
+app = typer.Typer(help="Haina: collect, analyse and act on user behaviour.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
 workspace_app = typer.Typer(help="Workspaces, sources and keys.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Messages that failed, kept with their reason.",
                              no_args_is_help=True)
@@ -188,7 +189,12 @@ from haina import cli_events  # noqa: E402,F401  (registers the event commands)
 
 
 def main() -> None:
+    from haina.store.events.duckdb_store import StoreUnavailable
+
     try:
         app()
+    except StoreUnavailable as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

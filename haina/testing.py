@@ -80,11 +80,11 @@ def start_server(data_dir: Path, port: int | None = None, env: dict[str, str] | 
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
-    log = log_path.open("ab")
-    proc = subprocess.Popen(
-        [*HAINA, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
-         str(port)], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        preexec_fn=preexec_fn)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [*HAINA, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
+             str(port)], stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
     server = ServerProcess(data_dir, port, proc, log_path, env or {})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

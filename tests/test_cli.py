@@ -1,0 +1,128 @@
+"""The CLI end to end: workspaces, snippet, import, quarantine, plan, export — with and without
+a server running on the same data directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from haina.testing import create_workspace, run_cli, start_server
+
+CSV = """member_no,mobile,visited_at,store,spend
+M001,+8613800138000,2026-11-20 10:15:00,上海徐汇店,120.5
+M002,+8613900139000,2026-11-21T18:00:00+08:00,北京朝阳店,0
+,, ,杭州店,
+M004,+8613700137000,not-a-time,深圳店,5
+"""
+
+
+def _import(data: Path, csv_path: Path) -> tuple[int, str]:
+    p = run_cli(data, "import", str(csv_path), "-w", "shop", "--event", "Store Visited",
+                "--map", "userId=member_no", "--map", "traits.phone=mobile",
+                "--map", "timestamp=visited_at", check=False)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_workspace_create_prints_json_and_snippet_carries_the_key(tmp_path: Path) -> None:
+    ws = create_workspace(tmp_path, "site")
+    assert set(ws) >= {"workspace_id", "write_key", "api_token"}
+    html = run_cli(tmp_path, "snippet", "-w", "site", "--url", "https://t.example.cn/").stdout
+    assert ws["write_key"] in html and "https://t.example.cn/t.js" in html
+    again = run_cli(tmp_path, "workspace", "create", "site", "--json", check=False)
+    assert again.returncode == 1 and "exists already" in again.stderr
+
+
+@pytest.mark.parametrize("with_server", [False, True], ids=["file", "via-server"])
+def test_import_quarantine_replay_and_export(tmp_path: Path, with_server: bool) -> None:
+    data = tmp_path / "data"
+    ws = create_workspace(data, "shop")
+    csv_path = tmp_path / "visits.csv"
+    csv_path.write_text(CSV, encoding="utf-8")
+    server = start_server(data) if with_server else None
+    try:
+        code, output = _import(data, csv_path)
+        assert code == 0, output
+        assert "stored 2, duplicates 0, quarantined 2" in output
+        assert "visits.csv:4: event" not in output and "visits.csv:4:" in output
+        assert "visits.csv:5: timestamp" in output
+        code, output = _import(data, csv_path)  # the same file again is stored once
+        assert "stored 0, duplicates 2" in output
+        entries = json.loads(run_cli(data, "quarantine", "list", "-w", "shop", "--json").stdout)
+        assert sorted(e["message_index"] for e in entries) == [4, 4, 5, 5]
+        bad = next(e for e in entries if e["message_index"] == 5)
+        shown = json.loads(run_cli(data, "quarantine", "show", bad["id"], "-w", "shop").stdout)
+        assert json.loads(shown["payload"])["properties"]["store"] == "深圳店"
+        report = json.loads(run_cli(data, "quarantine", "replay", "-w", "shop").stdout)
+        assert report["replayed"] == 0 and len(report["still_failing"]) == 4
+        out = tmp_path / "events.ndjson"
+        run_cli(data, "export", "-w", "shop", "-o", str(out))
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert sorted(r["user_id"] for r in rows) == ["M001", "M002"]
+        m2 = next(r for r in rows if r["user_id"] == "M002")
+        assert m2["timestamp"].startswith("2026-11-21 10:00:00") or m2["timestamp"].startswith(
+            "2026-11-21T10:00:00")
+        ctx = m2["context"] if isinstance(m2["context"], dict) else json.loads(m2["context"])
+        assert ctx["traits"]["phone"] == "+8613900139000"
+    finally:
+        if server is not None:
+            server.stop()
+    conn = duckdb.connect(str(data / "events.duckdb"), read_only=True)
+    assert conn.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    conn.close()
+    assert ws["workspace_id"]
+
+
+def test_replay_stores_what_a_plan_change_lets_through(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ws = create_workspace(data, "plan")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("events:\n  - event: Order Completed\n    properties:\n"
+                    "      revenue: {type: number, required: true}\n")
+    run_cli(data, "plan", "push", str(plan), "-w", "plan")
+    src = json.loads(run_cli(data, "workspace", "add-source", "-w", "plan", "backend",
+                             "--plan-mode", "quarantine").stdout)
+    server = start_server(data)
+    try:
+        bad = {"userId": "u", "event": "Order Completed", "properties": {"revenue": "12"}}
+        r = httpx.post(server.base_url + "/v1/track", json=bad, auth=(src["write_key"], ""))
+        assert r.status_code == 400 and r.json()["error"]["field"] == "properties.revenue"
+        flagged = httpx.post(server.base_url + "/v1/track", json=bad,
+                             auth=(ws["write_key"], ""))  # the web source only flags
+        assert flagged.status_code == 200
+        cov = json.loads(run_cli(data, "plan", "coverage", "-w", "plan").stdout)
+        assert cov["violations_30d"] == [{"field": "properties.revenue", "code": "plan_type",
+                                          "count": 1}]
+        plan.write_text("events:\n  - event: Order Completed\n    properties:\n"
+                        "      revenue: {type: [number, string]}\n")
+        run_cli(data, "plan", "push", str(plan), "-w", "plan")
+        time.sleep(5.2)  # the server caches a workspace's plan for up to 5 s
+        report = json.loads(run_cli(data, "quarantine", "replay", "-w", "plan").stdout)
+        assert (report["replayed"], report["stored"]) == (1, 1)
+        listed = json.loads(run_cli(data, "quarantine", "list", "-w", "plan", "--json").stdout)
+        assert [e["status"] for e in listed] == ["replayed"]
+    finally:
+        server.stop()
+
+
+def test_cli_says_clearly_when_the_store_is_held_by_another_process(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    create_workspace(data, "busy")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, time; c = duckdb.connect("
+                               f"{str(data / 'events.duckdb')!r}); print('ok', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        out = run_cli(data, "quarantine", "list", "-w", "busy", check=False)
+        assert out.returncode == 1
+        assert "in use by another process" in out.stderr
+        assert "Traceback" not in out.stderr
+    finally:
+        holder.kill()
+        holder.communicate()
