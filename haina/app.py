@@ -25,6 +25,7 @@ from haina.store.events.duckdb_store import GroupCommitWriter
 from haina.store.meta import MetaStore
 from haina.web.routes import router as web_router
 from haina.workspaces.routes import router as workspace_router
+from haina.workspaces.routes import settings_router
 
 log = logging.getLogger("haina")
 
@@ -45,8 +46,10 @@ def write_server_file(settings: Settings, token: str) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"pid": os.getpid(), "url": f"http://{settings.host}:{settings.port}",
-                   "token": token}, f)
+        json.dump(
+            {"pid": os.getpid(), "url": f"http://{settings.host}:{settings.port}", "token": token},
+            f,
+        )
     tmp.replace(path)
 
 
@@ -57,16 +60,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         meta = MetaStore(settings.resolved_metadata_url)
-        writer = GroupCommitWriter(settings.events_path, max_rows=settings.commit_max_rows,
-                                   dedup_days=settings.dedup_days)
+        writer = GroupCommitWriter(
+            settings.events_path, max_rows=settings.commit_max_rows, dedup_days=settings.dedup_days
+        )
         secret = load_secret(settings.data_dir)
         app.state.meta = meta
         app.state.writer = writer
         app.state.collector = Collector(
-            meta, writer, geo=open_geo(settings.geoip_path), secret=secret,
-            limits=Limits(settings.max_message_bytes, settings.max_batch_bytes,
-                          settings.max_batch_messages),
-            key_cache_seconds=settings.write_key_cache_seconds)
+            meta,
+            writer,
+            geo=open_geo(settings.geoip_path),
+            secret=secret,
+            limits=Limits(
+                settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
+            ),
+            key_cache_seconds=settings.write_key_cache_seconds,
+        )
         app.state.server_token = "hs_" + secrets.token_urlsafe(32)
         write_server_file(settings, app.state.server_token)
         try:
@@ -77,16 +86,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             meta.close()
             settings.server_file.unlink(missing_ok=True)
 
-    app = FastAPI(title="Haina", version=__version__, lifespan=lifespan,
-                  description="Collect, analyse and act on user behaviour.")
+    app = FastAPI(
+        title="Haina",
+        version=__version__,
+        lifespan=lifespan,
+        description="Collect, analyse and act on user behaviour.",
+    )
     app.state.settings = settings
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, dict) else {
-            "code": "error", "message": str(exc.detail), "field": None}
-        return JSONResponse({"error": detail, **detail}, status_code=exc.status_code,
-                            headers=exc.headers)
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"code": "error", "message": str(exc.detail), "field": None}
+        )
+        return JSONResponse(
+            {"error": detail, **detail}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and store status")
     async def healthz() -> dict[str, object]:
@@ -97,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(import_router)
     app.include_router(quarantine_router)
     app.include_router(workspace_router)
+    app.include_router(settings_router)
     app.include_router(web_router)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -15,11 +14,15 @@ from rich.table import Table
 from haina.config import Settings
 from haina.local import RunningServer, running_server
 
-app = typer.Typer(help="Haina: collect, analyse and act on user behaviour.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Haina: collect, analyse and act on user behaviour.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 workspace_app = typer.Typer(help="Workspaces, sources and keys.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Messages that failed, kept with their reason.",
-                             no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Messages that failed, kept with their reason.", no_args_is_help=True
+)
 plan_app = typer.Typer(help="The tracking plan (埋点方案).", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(quarantine_app, name="quarantine")
@@ -27,8 +30,12 @@ app.add_typer(plan_app, name="plan")
 out = Console()
 err = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="HAINA_DATA_DIR",
-                                              help="data directory [default: ./haina-data]")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", envvar="HAINA_DATA_DIR", help="data directory [default: ./haina-data]"
+    ),
+]
 WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace name or id")]
 
 
@@ -61,8 +68,7 @@ def _workspace_id(settings: Settings, name: str) -> str:
         raise
 
 
-def _server_json(server: RunningServer, method: str, path: str, workspace: str,
-                 **kw: Any) -> Any:
+def _server_json(server: RunningServer, method: str, path: str, workspace: str, **kw: Any) -> Any:
     resp = server.request(method, path, workspace, **kw)
     if resp.status_code >= 400:
         try:
@@ -92,8 +98,15 @@ def serve(
     if running_server(settings) is not None:
         fail(f"a Haina server already runs on {settings.data_dir}")
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
-                    loop="uvloop", http="httptools", timeout_graceful_shutdown=30)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=30,
+        )
     except StoreLocked as exc:
         fail(str(exc))
 
@@ -136,7 +149,9 @@ def workspace_list(data_dir: DataDir = None) -> None:
 
 @workspace_app.command("add-source")
 def workspace_add_source(
-    workspace: WorkspaceOpt, name: str, data_dir: DataDir = None,
+    workspace: WorkspaceOpt,
+    name: str,
+    data_dir: DataDir = None,
     kind: Annotated[str, typer.Option(help="web, app, server or import")] = "server",
     plan_mode: Annotated[str, typer.Option(help="allow, flag or quarantine")] = "flag",
 ) -> None:
@@ -145,11 +160,51 @@ def workspace_add_source(
 
     settings = settings_for(data_dir)
     try:
-        source_id, key = create_source(_meta(settings), _workspace_id(settings, workspace), name,
-                                       kind, plan_mode)
+        source_id, key = create_source(
+            _meta(settings), _workspace_id(settings, workspace), name, kind, plan_mode
+        )
     except ValueError as exc:
         fail(str(exc))
     print(json.dumps({"source_id": source_id, "write_key": key}))
+
+
+@workspace_app.command("set")
+def workspace_set(
+    workspace: WorkspaceOpt,
+    assignments: Annotated[list[str], typer.Argument(help="name=value, e.g. anonymise_ip=false")],
+    data_dir: DataDir = None,
+) -> None:
+    """Change workspace settings: anonymise_ip, site_search_params, own_hosts, ..."""
+    from haina.workspaces.keys import effective_settings, update_settings
+
+    settings = settings_for(data_dir)
+    changes: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep:
+            fail(f"expected name=value, got {item!r}")
+        changes[name.strip()] = value
+    meta = _meta(settings)
+    ws_id = _workspace_id(settings, workspace)
+    try:
+        update_settings(meta, ws_id, changes)
+    except ValueError as exc:
+        fail(str(exc))
+    print(json.dumps(effective_settings(meta, ws_id), ensure_ascii=False))
+
+
+@workspace_app.command("settings")
+def workspace_show_settings(workspace: WorkspaceOpt, data_dir: DataDir = None) -> None:
+    """Print the workspace's settings in force."""
+    from haina.workspaces.keys import effective_settings
+
+    settings = settings_for(data_dir)
+    print(
+        json.dumps(
+            effective_settings(_meta(settings), _workspace_id(settings, workspace)),
+            ensure_ascii=False,
+        )
+    )
 
 
 @workspace_app.command("revoke-key")
@@ -177,12 +232,18 @@ def snippet(
     from haina.workspaces.keys import write_keys_of
 
     settings = settings_for(data_dir)
-    keys = [k for k in write_keys_of(_meta(settings), _workspace_id(settings, workspace))
-            if k.revoked_at is None]
+    keys = [
+        k
+        for k in write_keys_of(_meta(settings), _workspace_id(settings, workspace))
+        if k.revoked_at is None
+    ]
     if not keys:
         fail("the workspace has no active write key")
-    print(snippet_html(url.rstrip("/"), keys[0].key, consent_required=consent_required,
-                       cookieless=cookieless))
+    print(
+        snippet_html(
+            url.rstrip("/"), keys[0].key, consent_required=consent_required, cookieless=cookieless
+        )
+    )
 
 
 from haina import cli_events  # noqa: E402,F401  (registers the event commands)

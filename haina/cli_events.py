@@ -31,14 +31,22 @@ from haina.local import local_collector, running_server
 def _entries_table(entries: list[dict[str, Any]]) -> Table:
     table = Table("id", "received", "index", "field", "code", "reason", "status")
     for e in entries:
-        table.add_row(e["id"], e["received_at"][:19], str(e["message_index"]), e["field"] or "",
-                      e["code"], e["reason"][:80], e["status"])
+        table.add_row(
+            e["id"],
+            e["received_at"][:19],
+            str(e["message_index"]),
+            e["field"] or "",
+            e["code"],
+            e["reason"][:80],
+            e["status"],
+        )
     return table
 
 
 @quarantine_app.command("list")
 def quarantine_list(
-    workspace: WorkspaceOpt, data_dir: DataDir = None,
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
     status: Annotated[str | None, typer.Option(help="new or replayed")] = None,
     limit: int = 100,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -50,15 +58,18 @@ def quarantine_list(
         params: dict[str, Any] = {"limit": limit}
         if status:
             params["status"] = status
-        entries = _server_json(server, "GET", "/api/v1/quarantine", workspace,
-                               params=params)["entries"]
+        entries = _server_json(server, "GET", "/api/v1/quarantine", workspace, params=params)[
+            "entries"
+        ]
     else:
         from haina.quarantine import list_entries
 
         ws = _workspace_id(settings, workspace)
         with local_collector(settings) as c:
-            entries = [e.as_dict(with_payload=False)
-                       for e in list_entries(c.writer.reader(), ws, status=status, limit=limit)]
+            entries = [
+                e.as_dict(with_payload=False)
+                for e in list_entries(c.writer.reader(), ws, status=status, limit=limit)
+            ]
     if as_json:
         print(json.dumps(entries, ensure_ascii=False))
     else:
@@ -87,16 +98,17 @@ def quarantine_show(entry_id: str, workspace: WorkspaceOpt, data_dir: DataDir = 
 
 @quarantine_app.command("replay")
 def quarantine_replay(
-    workspace: WorkspaceOpt, data_dir: DataDir = None,
-    ids: Annotated[list[str] | None, typer.Argument(help="entries; default: every new one")]
-    = None,
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
+    ids: Annotated[list[str] | None, typer.Argument(help="entries; default: every new one")] = None,
 ) -> None:
     """Re-run the pipeline on quarantined messages; those that pass are stored."""
     settings = settings_for(data_dir)
     server = running_server(settings)
     if server is not None:
-        report = _server_json(server, "POST", "/api/v1/quarantine/replay", workspace,
-                              json={"ids": ids or None})
+        report = _server_json(
+            server, "POST", "/api/v1/quarantine/replay", workspace, json={"ids": ids or None}
+        )
     else:
         from haina.quarantine import replay
 
@@ -108,9 +120,11 @@ def quarantine_replay(
 
 @app.command("export")
 def export_cmd(
-    workspace: WorkspaceOpt, data_dir: DataDir = None,
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")] = Path(
-        "events.ndjson"),
+        "events.ndjson"
+    ),
     fmt: Annotated[str, typer.Option("--format", help="ndjson, csv or parquet")] = "ndjson",
     start: Annotated[datetime | None, typer.Option("--from", help="from (ISO-8601, UTC)")] = None,
     end: Annotated[datetime | None, typer.Option("--to", help="to, exclusive")] = None,
@@ -123,8 +137,11 @@ def export_cmd(
     settings = settings_for(data_dir)
     server = running_server(settings)
     if server is not None:
-        params = {"format": fmt, **({"from": start.isoformat()} if start else {}),
-                  **({"to": end.isoformat()} if end else {})}
+        params = {
+            "format": fmt,
+            **({"from": start.isoformat()} if start else {}),
+            **({"to": end.isoformat()} if end else {}),
+        }
         resp = server.request("GET", "/api/v1/events/export", workspace, params=params)
         if resp.status_code != 200:
             fail(f"the server answered {resp.status_code}: {resp.text[:200]}")
@@ -139,10 +156,12 @@ def export_cmd(
 @app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-    workspace: WorkspaceOpt, data_dir: DataDir = None,
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
     mapping: Annotated[Path | None, typer.Option(help="YAML/JSON column mapping file")] = None,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="target=column, repeatable")]
-    = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="target=column, repeatable")
+    ] = None,
     event: Annotated[str | None, typer.Option("--event", help="fixed event name")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv or ndjson")] = None,
     source: Annotated[str, typer.Option(help="source name for these events")] = "import",
@@ -173,26 +192,39 @@ def import_cmd(
     settings = settings_for(data_dir)
     server = running_server(settings)
     if server is not None:
-        result = _server_json(server, "POST", "/api/v1/import", workspace, json={
-            "items": good, "errors": errors, "file_name": file.name, "source": source})
+        result = _server_json(
+            server,
+            "POST",
+            "/api/v1/import",
+            workspace,
+            json={"items": good, "errors": errors, "file_name": file.name, "source": source},
+        )
     else:
         ws = _workspace_id(settings, workspace)
         with local_collector(settings) as c:
             info = source_by_name(c.meta, ws, source, "import")
-            batch, report = import_batch(c, info, load_plan(c.meta, ws), good, errors,
-                                         file.name)
+            batch, report = import_batch(c, info, load_plan(c.meta, ws), good, errors, file.name)
             written = c.writer.write(batch)
-        result = {"stored": written.stored, "duplicates": written.duplicates,
-                  "quarantined": len(report), "errors": report}
+        result = {
+            "stored": written.stored,
+            "duplicates": written.duplicates,
+            "quarantined": len(report),
+            "errors": report,
+        }
     for e in result["errors"]:
         err.print(f"{file.name}:{e['line']}: {e['field']}: {e['message']}", highlight=False)
-    out.print(f"stored {result['stored']}, duplicates {result['duplicates']}, "
-              f"quarantined {result['quarantined']}")
+    out.print(
+        f"stored {result['stored']}, duplicates {result['duplicates']}, "
+        f"quarantined {result['quarantined']}"
+    )
 
 
 @plan_app.command("push")
-def plan_push(file: Annotated[Path, typer.Argument(exists=True)], workspace: WorkspaceOpt,
-              data_dir: DataDir = None) -> None:
+def plan_push(
+    file: Annotated[Path, typer.Argument(exists=True)],
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
+) -> None:
     """Replace the workspace's tracking plan with a YAML file."""
     from haina.workspaces.plans import save_plan_yaml
 
@@ -233,10 +265,15 @@ def plan_coverage(workspace: WorkspaceOpt, data_dir: DataDir = None) -> None:
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 
-
-
-def fill_demo(settings: Any, workspace_id: str, users: int, days: int, seed: int, kind: str,
-              end: datetime | None = None) -> int:
+def fill_demo(
+    settings: Any,
+    workspace_id: str,
+    users: int,
+    days: int,
+    seed: int,
+    kind: str,
+    end: datetime | None = None,
+) -> int:
     """Generate the demo data set into a workspace (through the server when one runs)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -248,18 +285,33 @@ def fill_demo(settings: Any, workspace_id: str, users: int, days: int, seed: int
 
     total = estimate_events(users, days, kind=kind)  # type: ignore[arg-type]
     stored = 0
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     server = running_server(settings)
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task("demo events", total=total)
-        batches = generate(users, days, seed=seed, kind=kind, end=end,  # type: ignore[arg-type]
-                           batch_size=2000)
+        batches = generate(
+            users,
+            days,
+            seed=seed,
+            kind=kind,  # type: ignore[arg-type]
+            end=end,
+            batch_size=2000,
+        )
         if server is not None:
             for batch in batches:
                 items = [(i, m) for i, m in enumerate(batch)]
-                r = _server_json(server, "POST", "/api/v1/import", workspace_id, json={
-                    "items": items, "errors": [], "file_name": "demo", "source": "demo"})
+                r = _server_json(
+                    server,
+                    "POST",
+                    "/api/v1/import",
+                    workspace_id,
+                    json={"items": items, "errors": [], "file_name": "demo", "source": "demo"},
+                )
                 stored += r["stored"]
                 progress.advance(task, len(batch))
             return stored
@@ -343,6 +395,8 @@ def up(
     out.print(f"  demo workspace  {creds['workspace_id']}")
     out.print(f"  write key       {creds['write_key']}")
     out.print(f"  API token       {creds['api_token']}")
-    out.print(f"  try it          curl -u {creds['write_key']}: {base}/v1/track -H "
-              "'Content-Type: application/json' -d '{\"userId\":\"u1\",\"event\":\"Hello\"}'\n")
+    out.print(
+        f"  try it          curl -u {creds['write_key']}: {base}/v1/track -H "
+        '\'Content-Type: application/json\' -d \'{"userId":"u1","event":"Hello"}\'\n'
+    )
     serve(data_dir=settings.data_dir, host=host, port=port)

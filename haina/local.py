@@ -73,13 +73,19 @@ def local_collector(settings: Settings) -> Iterator[Collector]:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     meta = MetaStore(settings.resolved_metadata_url)
-    writer = GroupCommitWriter(settings.events_path, max_rows=settings.commit_max_rows,
-                               dedup_days=settings.dedup_days)
+    writer = GroupCommitWriter(
+        settings.events_path, max_rows=settings.commit_max_rows, dedup_days=settings.dedup_days
+    )
     try:
-        yield Collector(meta, writer, geo=open_geo(settings.geoip_path),
-                        secret=load_secret(settings.data_dir),
-                        limits=Limits(settings.max_message_bytes, settings.max_batch_bytes,
-                                      settings.max_batch_messages))
+        yield Collector(
+            meta,
+            writer,
+            geo=open_geo(settings.geoip_path),
+            secret=load_secret(settings.data_dir),
+            limits=Limits(
+                settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
+            ),
+        )
     finally:
         writer.close()
         meta.close()

@@ -58,11 +58,23 @@ class ServerProcess:
         self.stop(signal.SIGKILL)
 
 
-def run_cli(data_dir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    data_dir: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
     cmd = [*HAINA, *args, "--data-dir", str(data_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          input=input, timeout=timeout)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        input=input,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
@@ -71,20 +83,38 @@ def run_cli(data_dir: Path, *args: str, check: bool = True, env: dict[str, str] 
 def create_workspace(data_dir: Path, name: str) -> dict[str, str]:
     """`haina workspace create NAME --json`: workspace_id, write_key, api_token."""
     created: dict[str, str] = json.loads(
-        run_cli(data_dir, "workspace", "create", name, "--json").stdout)
+        run_cli(data_dir, "workspace", "create", name, "--json").stdout
+    )
     return created
 
 
-def start_server(data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 30, preexec_fn: Any = None) -> ServerProcess:
+def start_server(
+    data_dir: Path,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    preexec_fn: Any = None,
+) -> ServerProcess:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [*HAINA, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port",
-             str(port)], stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
+            [
+                *HAINA,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            preexec_fn=preexec_fn,
+        )
     server = ServerProcess(data_dir, port, proc, log_path, env or {})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,8 +132,12 @@ def start_server(data_dir: Path, port: int | None = None, env: dict[str, str] | 
 
 def export_events(base_url: str, api_token: str, **params: str) -> list[dict[str, Any]]:
     """Every stored event of the token's workspace, via the export API (NDJSON)."""
-    resp = httpx.get(base_url + "/api/v1/events/export", params={"format": "ndjson", **params},
-                     headers={"Authorization": f"Bearer {api_token}"}, timeout=60)
+    resp = httpx.get(
+        base_url + "/api/v1/events/export",
+        params={"format": "ndjson", **params},
+        headers={"Authorization": f"Bearer {api_token}"},
+        timeout=60,
+    )
     resp.raise_for_status()
     rows = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
     for row in rows:
@@ -113,8 +147,9 @@ def export_events(base_url: str, api_token: str, **params: str) -> list[dict[str
     return rows
 
 
-def wait_for_events(base_url: str, api_token: str, predicate: Any, timeout: float = 10
-                    ) -> list[dict[str, Any]]:
+def wait_for_events(
+    base_url: str, api_token: str, predicate: Any, timeout: float = 10
+) -> list[dict[str, Any]]:
     """Poll the export until `predicate(rows)` holds; returns the rows (or raises)."""
     deadline = time.monotonic() + timeout
     rows: list[dict[str, Any]] = []
@@ -144,8 +179,11 @@ class LiveServer:
         return export_events(self.url, api_token)
 
     def quarantine(self, api_token: str) -> list[dict[str, Any]]:
-        r = httpx.get(self.url + "/api/v1/quarantine", params={"limit": 1000},
-                      headers={"Authorization": f"Bearer {api_token}"})
+        r = httpx.get(
+            self.url + "/api/v1/quarantine",
+            params={"limit": 1000},
+            headers={"Authorization": f"Bearer {api_token}"},
+        )
         r.raise_for_status()
         entries: list[dict[str, Any]] = r.json()["entries"]
         return entries
@@ -158,8 +196,9 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     from haina.app import create_app
 
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

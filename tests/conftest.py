@@ -13,8 +13,9 @@ from haina.testing import LiveServer, free_port, live_server
 
 @pytest.fixture
 def server_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", port=free_port(), write_key_cache_seconds=0,
-                    trusted_proxies=[])
+    return Settings(
+        data_dir=tmp_path / "data", port=free_port(), write_key_cache_seconds=0, trusted_proxies=[]
+    )
 
 
 @pytest.fixture

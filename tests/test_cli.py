@@ -24,9 +24,22 @@ M004,+8613700137000,not-a-time,深圳店,5
 
 
 def _import(data: Path, csv_path: Path) -> tuple[int, str]:
-    p = run_cli(data, "import", str(csv_path), "-w", "shop", "--event", "Store Visited",
-                "--map", "userId=member_no", "--map", "traits.phone=mobile",
-                "--map", "timestamp=visited_at", check=False)
+    p = run_cli(
+        data,
+        "import",
+        str(csv_path),
+        "-w",
+        "shop",
+        "--event",
+        "Store Visited",
+        "--map",
+        "userId=member_no",
+        "--map",
+        "traits.phone=mobile",
+        "--map",
+        "timestamp=visited_at",
+        check=False,
+    )
     return p.returncode, p.stdout + p.stderr
 
 
@@ -67,7 +80,8 @@ def test_import_quarantine_replay_and_export(tmp_path: Path, with_server: bool) 
         assert sorted(r["user_id"] for r in rows) == ["M001", "M002"]
         m2 = next(r for r in rows if r["user_id"] == "M002")
         assert m2["timestamp"].startswith("2026-11-21 10:00:00") or m2["timestamp"].startswith(
-            "2026-11-21T10:00:00")
+            "2026-11-21T10:00:00"
+        )
         ctx = m2["context"] if isinstance(m2["context"], dict) else json.loads(m2["context"])
         assert ctx["traits"]["phone"] == "+8613900139000"
     finally:
@@ -83,24 +97,33 @@ def test_replay_stores_what_a_plan_change_lets_through(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ws = create_workspace(data, "plan")
     plan = tmp_path / "plan.yaml"
-    plan.write_text("events:\n  - event: Order Completed\n    properties:\n"
-                    "      revenue: {type: number, required: true}\n")
+    plan.write_text(
+        "events:\n  - event: Order Completed\n    properties:\n"
+        "      revenue: {type: number, required: true}\n"
+    )
     run_cli(data, "plan", "push", str(plan), "-w", "plan")
-    src = json.loads(run_cli(data, "workspace", "add-source", "-w", "plan", "backend",
-                             "--plan-mode", "quarantine").stdout)
+    src = json.loads(
+        run_cli(
+            data, "workspace", "add-source", "-w", "plan", "backend", "--plan-mode", "quarantine"
+        ).stdout
+    )
     server = start_server(data)
     try:
         bad = {"userId": "u", "event": "Order Completed", "properties": {"revenue": "12"}}
         r = httpx.post(server.base_url + "/v1/track", json=bad, auth=(src["write_key"], ""))
         assert r.status_code == 400 and r.json()["error"]["field"] == "properties.revenue"
-        flagged = httpx.post(server.base_url + "/v1/track", json=bad,
-                             auth=(ws["write_key"], ""))  # the web source only flags
+        flagged = httpx.post(
+            server.base_url + "/v1/track", json=bad, auth=(ws["write_key"], "")
+        )  # the web source only flags
         assert flagged.status_code == 200
         cov = json.loads(run_cli(data, "plan", "coverage", "-w", "plan").stdout)
-        assert cov["violations_30d"] == [{"field": "properties.revenue", "code": "plan_type",
-                                          "count": 1}]
-        plan.write_text("events:\n  - event: Order Completed\n    properties:\n"
-                        "      revenue: {type: [number, string]}\n")
+        assert cov["violations_30d"] == [
+            {"field": "properties.revenue", "code": "plan_type", "count": 1}
+        ]
+        plan.write_text(
+            "events:\n  - event: Order Completed\n    properties:\n"
+            "      revenue: {type: [number, string]}\n"
+        )
         run_cli(data, "plan", "push", str(plan), "-w", "plan")
         time.sleep(5.2)  # the server caches a workspace's plan for up to 5 s
         report = json.loads(run_cli(data, "quarantine", "replay", "-w", "plan").stdout)
@@ -114,9 +137,17 @@ def test_replay_stores_what_a_plan_change_lets_through(tmp_path: Path) -> None:
 def test_cli_says_clearly_when_the_store_is_held_by_another_process(tmp_path: Path) -> None:
     data = tmp_path / "data"
     create_workspace(data, "busy")
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, time; c = duckdb.connect("
-                               f"{str(data / 'events.duckdb')!r}); print('ok', flush=True); "
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, time; c = duckdb.connect("
+            f"{str(data / 'events.duckdb')!r}); print('ok', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         out = run_cli(data, "quarantine", "list", "-w", "busy", check=False)

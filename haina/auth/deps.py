@@ -15,8 +15,14 @@ def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, {"code": "missing_token", "field": "Authorization",
-                                  "message": "send an API token as `Authorization: Bearer ...`"})
+        raise HTTPException(
+            401,
+            {
+                "code": "missing_token",
+                "field": "Authorization",
+                "message": "send an API token as `Authorization: Bearer ...`",
+            },
+        )
     return token.strip()
 
 
@@ -33,18 +39,31 @@ def current_workspace(
     state = request.app.state
     if hmac.compare_digest(token, state.server_token):
         if not workspace:
-            raise HTTPException(400, {"code": "missing_field", "field": "workspace",
-                                      "message": "the server token needs ?workspace="})
+            raise HTTPException(
+                400,
+                {
+                    "code": "missing_field",
+                    "field": "workspace",
+                    "message": "the server token needs ?workspace=",
+                },
+            )
         try:
             ws = find_workspace(state.meta, workspace)
         except NotFound as exc:
-            raise HTTPException(404, {"code": "not_found", "field": "workspace",
-                                      "message": str(exc)}) from exc
+            raise HTTPException(
+                404, {"code": "not_found", "field": "workspace", "message": str(exc)}
+            ) from exc
         return TokenInfo("server", ws.id, "owner")
     info = verify_api_token(state.meta, token)
     if info is None:
-        raise HTTPException(401, {"code": "invalid_token", "field": "Authorization",
-                                  "message": "unknown or revoked API token"})
+        raise HTTPException(
+            401,
+            {
+                "code": "invalid_token",
+                "field": "Authorization",
+                "message": "unknown or revoked API token",
+            },
+        )
     return info
 
 

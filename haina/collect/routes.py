@@ -64,15 +64,17 @@ def client_ip(request: Request) -> str | None:
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise WireError(413, "body_too_large", f"the body is larger than {limit} bytes",
-                        "body", limit)
+        raise WireError(
+            413, "body_too_large", f"the body is larger than {limit} bytes", "body", limit
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise WireError(413, "body_too_large", f"the body is larger than {limit} bytes",
-                            "body", limit)
+            raise WireError(
+                413, "body_too_large", f"the body is larger than {limit} bytes", "body", limit
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -80,10 +82,14 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def _collect(request: Request, route_type: str | None) -> Response:
     collector: Collector = request.app.state.collector
     settings = request.app.state.settings
-    facts = RequestFacts(route_type=route_type, client_ip=client_ip(request),
-                         user_agent=request.headers.get("user-agent"))
+    facts = RequestFacts(
+        route_type=route_type,
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
     header_key = key_from_authorization(request.headers.get("authorization")) or (
-        request.headers.get("x-write-key") or None)
+        request.headers.get("x-write-key") or None
+    )
     info = plan = None
     if header_key:
         info, plan = collector.key_info(header_key)
@@ -104,8 +110,10 @@ async def _collect(request: Request, route_type: str | None) -> Response:
     except WireError as err:
         if info is None:
             # Not attributable to a workspace: nothing is kept (no unauthenticated writes).
-            return _json(401 if header_key else err.status, _unauthorised().body()
-                         if header_key else err.body())
+            return _json(
+                401 if header_key else err.status,
+                _unauthorised().body() if header_key else err.body(),
+            )
         try:
             await collector.quarantine_request(info, facts, err, body)
         except StoreUnavailable as exc:
@@ -138,8 +146,13 @@ def _single(kind: str) -> Any:
 
 
 for _kind in SINGLE_TYPES:
-    router.add_api_route(f"/v1/{_kind}", _single(_kind), methods=["POST"], openapi_extra=_DOC,
-                         summary=f"Send one {_kind} message")
+    router.add_api_route(
+        f"/v1/{_kind}",
+        _single(_kind),
+        methods=["POST"],
+        openapi_extra=_DOC,
+        summary=f"Send one {_kind} message",
+    )
 
 
 @router.options("/v1/{path:path}", include_in_schema=False)

@@ -54,8 +54,16 @@ class Outcome:
 
 
 def quarantine_row(
-    *, workspace_id: str | None, source_id: str | None, facts: RequestFacts, index: int | None,
-    field_: str, code: str, reason: str, payload: Any, message_id: str | None = None,
+    *,
+    workspace_id: str | None,
+    source_id: str | None,
+    facts: RequestFacts,
+    index: int | None,
+    field_: str,
+    code: str,
+    reason: str,
+    payload: Any,
+    message_id: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if isinstance(payload, bytes):
@@ -67,20 +75,42 @@ def quarantine_row(
             text, encoding = base64.b64encode(payload).decode(), "base64"
     else:
         text, encoding = _encode(payload).decode(), "json"
-    request_meta = {"client_ip": facts.client_ip, "user_agent": facts.user_agent,
-                    "route_type": facts.route_type, **(meta or {})}
+    request_meta = {
+        "client_ip": facts.client_ip,
+        "user_agent": facts.user_agent,
+        "route_type": facts.route_type,
+        **(meta or {}),
+    }
     return {
-        "id": uuid.uuid4().hex, "workspace_id": workspace_id, "source_id": source_id,
-        "received_at": facts.received_at_us, "request_id": facts.request_id,
-        "message_index": index, "message_id": message_id, "field": field_, "code": code,
-        "reason": reason, "payload": text, "payload_encoding": encoding,
-        "request_meta": _encode(request_meta).decode(), "status": "new", "replayed_at": None,
+        "id": uuid.uuid4().hex,
+        "workspace_id": workspace_id,
+        "source_id": source_id,
+        "received_at": facts.received_at_us,
+        "request_id": facts.request_id,
+        "message_index": index,
+        "message_id": message_id,
+        "field": field_,
+        "code": code,
+        "reason": reason,
+        "payload": text,
+        "payload_encoding": encoding,
+        "request_meta": _encode(request_meta).decode(),
+        "status": "new",
+        "replayed_at": None,
     }
 
 
 class Collector:
-    def __init__(self, meta: MetaStore, writer: GroupCommitWriter, *, limits: Limits,
-                 geo: GeoLookup | None, secret: bytes, key_cache_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        writer: GroupCommitWriter,
+        *,
+        limits: Limits,
+        geo: GeoLookup | None,
+        secret: bytes,
+        key_cache_seconds: float = 5.0,
+    ) -> None:
         self.meta = meta
         self.writer = writer
         self.limits = limits
@@ -105,19 +135,30 @@ class Collector:
         day = datetime.fromtimestamp(received_at_us / 1e6, UTC).strftime("%Y-%m-%d")
         return hashlib.sha256(self.secret + day.encode()).digest()
 
-    def context_for(self, info: KeyInfo, plan: TrackingPlan | None, facts: RequestFacts,
-                    data: dict[str, Any] | None) -> IngestContext:
+    def context_for(
+        self,
+        info: KeyInfo,
+        plan: TrackingPlan | None,
+        facts: RequestFacts,
+        data: dict[str, Any] | None,
+    ) -> IngestContext:
         batch_ctx = data.get("context") if data is not None else None
         integrations = data.get("integrations") if data is not None else None
         return IngestContext(
-            workspace_id=info.workspace_id, source_id=info.source_id,
-            source_kind=info.source_kind, settings=info.settings,
-            received_at_us=facts.received_at_us, client_ip=facts.client_ip,
+            workspace_id=info.workspace_id,
+            source_id=info.source_id,
+            source_kind=info.source_kind,
+            settings=info.settings,
+            received_at_us=facts.received_at_us,
+            client_ip=facts.client_ip,
             header_user_agent=facts.user_agent,
             batch_sent_at=data.get("sentAt") if data is not None else None,
             batch_context=batch_ctx if isinstance(batch_ctx, dict) else None,
             batch_integrations=integrations if isinstance(integrations, dict) else None,
-            route_type=facts.route_type, plan=plan, plan_mode=info.plan_mode, geo=self.geo,
+            route_type=facts.route_type,
+            plan=plan,
+            plan_mode=info.plan_mode,
+            geo=self.geo,
             cookieless_salt=self.cookieless_salt(facts.received_at_us),
         )
 
@@ -125,22 +166,35 @@ class Collector:
         """The messages of a decoded body, or a WireError for the whole request."""
         if facts.route_type is not None:
             if body_size > self.limits.message_bytes:
-                raise WireError(413, "message_too_large",
-                                f"a message may be at most {self.limits.message_bytes} bytes",
-                                "body", self.limits.message_bytes)
+                raise WireError(
+                    413,
+                    "message_too_large",
+                    f"a message may be at most {self.limits.message_bytes} bytes",
+                    "body",
+                    self.limits.message_bytes,
+                )
             return [data]
         if body_size > self.limits.batch_bytes:
-            raise WireError(413, "batch_too_large",
-                            f"a batch may be at most {self.limits.batch_bytes} bytes",
-                            "batch", self.limits.batch_bytes)
+            raise WireError(
+                413,
+                "batch_too_large",
+                f"a batch may be at most {self.limits.batch_bytes} bytes",
+                "batch",
+                self.limits.batch_bytes,
+            )
         if not isinstance(data, dict) or not isinstance(data.get("batch"), list):
-            raise WireError(400, "invalid_batch", "the body must be an object with a `batch` "
-                            "array", "batch")
+            raise WireError(
+                400, "invalid_batch", "the body must be an object with a `batch` array", "batch"
+            )
         batch: list[Any] = data["batch"]
         if len(batch) > self.limits.batch_messages:
-            raise WireError(413, "too_many_messages",
-                            f"a batch may hold at most {self.limits.batch_messages} messages",
-                            "batch", self.limits.batch_messages)
+            raise WireError(
+                413,
+                "too_many_messages",
+                f"a batch may hold at most {self.limits.batch_messages} messages",
+                "batch",
+                self.limits.batch_messages,
+            )
         return batch
 
     def _size_rejects(self, messages: list[Any], single: bool) -> tuple[list[Any], list[Reject]]:
@@ -152,33 +206,67 @@ class Collector:
         limit = self.limits.message_bytes
         for i, m in enumerate(messages):
             if encoded_size(m) > limit:
-                rejects.append(Reject(i, "batch[%d]" % i, "message_too_large",
-                                      f"a message may be at most {limit} bytes", m))
+                rejects.append(
+                    Reject(
+                        i,
+                        f"batch[{i}]",
+                        "message_too_large",
+                        f"a message may be at most {limit} bytes",
+                        m,
+                    )
+                )
                 keep.append(_SKIP)
             else:
                 keep.append(m)
         return keep, rejects
 
-    async def collect(self, info: KeyInfo, plan: TrackingPlan | None, data: Any,
-                      facts: RequestFacts, body_size: int) -> Outcome:
+    async def collect(
+        self,
+        info: KeyInfo,
+        plan: TrackingPlan | None,
+        data: Any,
+        facts: RequestFacts,
+        body_size: int,
+    ) -> Outcome:
         messages = self.messages_of(data, facts, body_size)
         messages, size_rejects = self._size_rejects(messages, facts.route_type is not None)
         ctx = self.context_for(info, plan, facts, data if facts.route_type is None else None)
         result = process([m for m in messages if m is not _SKIP], ctx)
         rejects = sorted(_reindex(result.rejects, messages) + size_rejects, key=lambda r: r.index)
-        meta = {"sent_at": ctx.batch_sent_at, "context": ctx.batch_context,
-                "integrations": ctx.batch_integrations}
-        batch = WriteBatch(events=result.rows, quarantine=[
-            quarantine_row(workspace_id=info.workspace_id, source_id=info.source_id,
-                           facts=facts, index=r.index, field_=r.field, code=r.code,
-                           reason=r.reason, payload=r.message, message_id=r.message_id,
-                           meta=meta)
-            for r in rejects])
+        meta = {
+            "sent_at": ctx.batch_sent_at,
+            "context": ctx.batch_context,
+            "integrations": ctx.batch_integrations,
+        }
+        batch = WriteBatch(
+            events=result.rows,
+            quarantine=[
+                quarantine_row(
+                    workspace_id=info.workspace_id,
+                    source_id=info.source_id,
+                    facts=facts,
+                    index=r.index,
+                    field_=r.field,
+                    code=r.code,
+                    reason=r.reason,
+                    payload=r.message,
+                    message_id=r.message_id,
+                    meta=meta,
+                )
+                for r in rejects
+            ],
+        )
         written = await asyncio.wrap_future(self.writer.submit(batch))
-        rejected = [{"index": r.index, "field": r.field, "code": r.code, "message": r.reason}
-                    for r in rejects]
-        body: dict[str, Any] = {"success": not rejected, "accepted": written.stored,
-                                "duplicates": written.duplicates, "rejected": rejected}
+        rejected = [
+            {"index": r.index, "field": r.field, "code": r.code, "message": r.reason}
+            for r in rejects
+        ]
+        body: dict[str, Any] = {
+            "success": not rejected,
+            "accepted": written.stored,
+            "duplicates": written.duplicates,
+            "rejected": rejected,
+        }
         if rejected and not result.accepted:
             first = rejects[0]
             field_ = first.field if facts.route_type else f"batch[{first.index}].{first.field}"
@@ -188,14 +276,22 @@ class Collector:
             return Outcome(400, {**err.body(), "rejected": rejected})
         return Outcome(200, body)
 
-    async def quarantine_request(self, info: KeyInfo | None, facts: RequestFacts,
-                                 err: WireError, payload: bytes) -> None:
+    async def quarantine_request(
+        self, info: KeyInfo | None, facts: RequestFacts, err: WireError, payload: bytes
+    ) -> None:
         """Keep a whole request that failed before its messages could be read."""
         if info is None:
             return
-        row = quarantine_row(workspace_id=info.workspace_id, source_id=info.source_id,
-                             facts=facts, index=None, field_=err.field, code=err.code,
-                             reason=err.message, payload=payload)
+        row = quarantine_row(
+            workspace_id=info.workspace_id,
+            source_id=info.source_id,
+            facts=facts,
+            index=None,
+            field_=err.field,
+            code=err.code,
+            reason=err.message,
+            payload=payload,
+        )
         await asyncio.wrap_future(self.writer.submit(WriteBatch(quarantine=[row])))
 
 
@@ -211,13 +307,20 @@ def _reindex(rejects: list[Reject], messages: list[Any]) -> list[Reject]:
     positions = [i for i, m in enumerate(messages) if m is not _SKIP]
     if len(positions) == len(messages):
         return rejects
-    return [Reject(positions[r.index], r.field, r.code, r.reason, r.message, r.message_id)
-            for r in rejects]
+    return [
+        Reject(positions[r.index], r.field, r.code, r.reason, r.message, r.message_id)
+        for r in rejects
+    ]
 
 
-def import_batch(collector: Collector, info: KeyInfo, plan: TrackingPlan | None,
-                 items: list[tuple[int, Any]], row_errors: list[dict[str, Any]],
-                 file_name: str) -> tuple[WriteBatch, list[dict[str, Any]]]:
+def import_batch(
+    collector: Collector,
+    info: KeyInfo,
+    plan: TrackingPlan | None,
+    items: list[tuple[int, Any]],
+    row_errors: list[dict[str, Any]],
+    file_name: str,
+) -> tuple[WriteBatch, list[dict[str, Any]]]:
     """One file's rows as ONE write batch (so a file is never half-imported).
 
     `items` are (line, message); `row_errors` are rows the mapping could not turn into a
@@ -233,16 +336,41 @@ def import_batch(collector: Collector, info: KeyInfo, plan: TrackingPlan | None,
     for r in result.rejects:
         line = items[r.index][0]
         report.append({"line": line, "field": r.field, "code": r.code, "message": r.reason})
-        quarantine.append(quarantine_row(
-            workspace_id=info.workspace_id, source_id=info.source_id, facts=facts, index=line,
-            field_=r.field, code=r.code, reason=r.reason, payload=r.message,
-            message_id=r.message_id, meta=meta))
+        quarantine.append(
+            quarantine_row(
+                workspace_id=info.workspace_id,
+                source_id=info.source_id,
+                facts=facts,
+                index=line,
+                field_=r.field,
+                code=r.code,
+                reason=r.reason,
+                payload=r.message,
+                message_id=r.message_id,
+                meta=meta,
+            )
+        )
     for e in row_errors:
-        report.append({"line": e["line"], "field": e["field"], "code": "unmappable_row",
-                       "message": e["reason"]})
-        quarantine.append(quarantine_row(
-            workspace_id=info.workspace_id, source_id=info.source_id, facts=facts,
-            index=e["line"], field_=e["field"], code="unmappable_row", reason=e["reason"],
-            payload=e["row"], meta=meta))
+        report.append(
+            {
+                "line": e["line"],
+                "field": e["field"],
+                "code": "unmappable_row",
+                "message": e["reason"],
+            }
+        )
+        quarantine.append(
+            quarantine_row(
+                workspace_id=info.workspace_id,
+                source_id=info.source_id,
+                facts=facts,
+                index=e["line"],
+                field_=e["field"],
+                code="unmappable_row",
+                reason=e["reason"],
+                payload=e["row"],
+                meta=meta,
+            )
+        )
     report.sort(key=lambda d: int(d["line"]))
     return WriteBatch(events=result.rows, quarantine=quarantine), report

@@ -36,11 +36,13 @@ def gunzip(raw: bytes, limit: int) -> bytes:
     try:
         out = inflater.decompress(raw, limit + 1)
     except zlib.error:
-        raise WireError(400, "invalid_gzip", "the body is not valid gzip",
-                        "Content-Encoding") from None
+        raise WireError(
+            400, "invalid_gzip", "the body is not valid gzip", "Content-Encoding"
+        ) from None
     if len(out) > limit or inflater.unconsumed_tail:
-        raise WireError(413, "body_too_large",
-                        f"the inflated body is larger than {limit} bytes", "body", limit)
+        raise WireError(
+            413, "body_too_large", f"the inflated body is larger than {limit} bytes", "body", limit
+        )
     return out
 
 

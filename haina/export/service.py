@@ -15,14 +15,21 @@ import duckdb
 
 from haina.store.events.schema import EVENT_COLUMN_NAMES
 
-FORMATS = {"ndjson": "(FORMAT json)", "csv": "(FORMAT csv, HEADER true)",
-           "parquet": "(FORMAT parquet)"}
-MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv",
-               "parquet": "application/vnd.apache.parquet"}
+FORMATS = {
+    "ndjson": "(FORMAT json)",
+    "csv": "(FORMAT csv, HEADER true)",
+    "parquet": "(FORMAT parquet)",
+}
+MEDIA_TYPES = {
+    "ndjson": "application/x-ndjson",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+}
 
 
-def export_query(workspace_id: str, start: datetime | None, end: datetime | None
-                 ) -> tuple[str, list[Any]]:
+def export_query(
+    workspace_id: str, start: datetime | None, end: datetime | None
+) -> tuple[str, list[Any]]:
     cols = ", ".join(f'"{c}"' for c in EVENT_COLUMN_NAMES if c != "workspace_id")
     sql = f"SELECT {cols} FROM events WHERE workspace_id = ?"
     params: list[Any] = [workspace_id]
@@ -35,8 +42,14 @@ def export_query(workspace_id: str, start: datetime | None, end: datetime | None
     return sql + ' ORDER BY "timestamp", message_id', params
 
 
-def export_to_file(conn: duckdb.DuckDBPyConnection, workspace_id: str, fmt: str, dest: Path,
-                   start: datetime | None = None, end: datetime | None = None) -> int:
+def export_to_file(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    fmt: str,
+    dest: Path,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> int:
     """Write the events to `dest` in `fmt`; returns the number of rows."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")

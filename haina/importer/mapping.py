@@ -48,8 +48,7 @@ class Mapping:
         if unmapped not in ("properties", "drop"):
             raise ValueError("unmapped must be `properties` or `drop`")
         for target in doc:
-            if target not in _TOP and not target.startswith(("properties.", "traits.",
-                                                             "context.")):
+            if target not in _TOP and not target.startswith(("properties.", "traits.", "context.")):
                 raise ValueError(f"cannot map to {target!r}")
         return cls({str(k): str(v) for k, v in doc.items()}, event_name, unmapped)
 
@@ -75,7 +74,7 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
             continue
         try:
             value = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             yield n, None, f"not valid JSON: {exc.msg}"
             continue
         if isinstance(value, dict):
@@ -96,8 +95,9 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-def row_to_message(line: int, row: dict[str, Any], mapping: Mapping, file_id: str
-                   ) -> dict[str, Any]:
+def row_to_message(
+    line: int, row: dict[str, Any], mapping: Mapping, file_id: str
+) -> dict[str, Any]:
     """One row → one track message; raises ValueError naming the field when it cannot."""
     msg: dict[str, Any] = {"type": "track", "properties": {}}
     used = set()
@@ -129,8 +129,9 @@ def row_to_message(line: int, row: dict[str, Any], mapping: Mapping, file_id: st
     return msg
 
 
-def rows_to_messages(data: bytes, fmt: str, mapping: Mapping, file_id: str
-                     ) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
+def rows_to_messages(
+    data: bytes, fmt: str, mapping: Mapping, file_id: str
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     """Map every row; rows that cannot be mapped are returned as errors with their line."""
     good: list[tuple[int, dict[str, Any]]] = []
     bad: list[RowError] = []

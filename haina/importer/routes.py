@@ -17,7 +17,8 @@ router = APIRouter(prefix="/api/v1", tags=["import"])
 
 @router.post("/import", summary="Import mapped rows of one file atomically")
 async def import_rows(
-    request: Request, token: CurrentWorkspace,
+    request: Request,
+    token: CurrentWorkspace,
     items: Annotated[list[tuple[int, dict[str, Any]]], Body(description="(line, message)")],
     errors: Annotated[list[dict[str, Any]], Body(description="rows that could not be mapped")],
     file_name: Annotated[str, Body()] = "upload",
@@ -26,8 +27,18 @@ async def import_rows(
     state = request.app.state
     info = source_by_name(state.meta, token.workspace_id, source, "import")
     batch, report = await asyncio.to_thread(
-        import_batch, state.collector, info, load_plan(state.meta, token.workspace_id), items,
-        errors, file_name)
+        import_batch,
+        state.collector,
+        info,
+        load_plan(state.meta, token.workspace_id),
+        items,
+        errors,
+        file_name,
+    )
     written = await asyncio.wrap_future(state.writer.submit(batch))
-    return {"stored": written.stored, "duplicates": written.duplicates,
-            "quarantined": len(report), "errors": report}
+    return {
+        "stored": written.stored,
+        "duplicates": written.duplicates,
+        "quarantined": len(report),
+        "errors": report,
+    }

@@ -14,11 +14,27 @@ from typing import Any
 
 MESSAGE_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 NEEDS_IDENTITY = frozenset({"identify", "track", "page", "screen", "group"})
-KNOWN_FIELDS = frozenset({
-    "type", "messageId", "anonymousId", "userId", "event", "name", "properties", "traits",
-    "context", "timestamp", "originalTimestamp", "sentAt", "receivedAt", "groupId",
-    "previousId", "writeKey", "category",
-})
+KNOWN_FIELDS = frozenset(
+    {
+        "type",
+        "messageId",
+        "anonymousId",
+        "userId",
+        "event",
+        "name",
+        "properties",
+        "traits",
+        "context",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "receivedAt",
+        "groupId",
+        "previousId",
+        "writeKey",
+        "category",
+    }
+)
 MAX_ID_LENGTH = 255
 MAX_MESSAGE_ID_LENGTH = 100
 MAX_EVENT_NAME_LENGTH = 200
@@ -137,8 +153,11 @@ def normalise(
     if mtype in (None, "") and route_type is not None:
         mtype = route_type
     if not isinstance(mtype, str) or mtype.lower() not in MESSAGE_TYPES:
-        raise Invalid("type", "unknown_type",
-                      "type must be one of identify, track, page, screen, group, alias")
+        raise Invalid(
+            "type",
+            "unknown_type",
+            "type must be one of identify, track, page, screen, group, alias",
+        )
     mtype = mtype.lower()
     if route_type is not None and mtype != route_type:
         raise Invalid("type", "type_mismatch", f"type {mtype!r} sent to /v1/{route_type}")

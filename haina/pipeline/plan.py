@@ -55,8 +55,9 @@ class TrackingPlan:
             try:
                 Draft202012Validator.check_schema(e.schema)
             except SchemaError as exc:
-                raise ValueError(f"schema of {e.event!r} is not valid JSON Schema: "
-                                 f"{exc.message}") from exc
+                raise ValueError(
+                    f"schema of {e.event!r} is not valid JSON Schema: {exc.message}"
+                ) from exc
             self._validators[(e.event_type, e.event)] = Draft202012Validator(e.schema)
         self.flag_unplanned = flag_unplanned
 
@@ -70,8 +71,13 @@ class TrackingPlan:
         validator = self._validators.get((m.type, name))
         if validator is None:
             if self.flag_unplanned and m.type == "track":
-                return [{"field": "event", "code": "unplanned_event",
-                         "reason": f"event {name!r} is not in the tracking plan"}]
+                return [
+                    {
+                        "field": "event",
+                        "code": "unplanned_event",
+                        "reason": f"event {name!r} is not in the tracking plan",
+                    }
+                ]
             return []
         out: list[Violation] = []
         for err in sorted(validator.iter_errors(m.properties), key=lambda e: list(e.path)):
@@ -79,6 +85,11 @@ class TrackingPlan:
             if err.validator == "required" and isinstance(err.validator_value, list):
                 missing = [p for p in err.validator_value if p not in (err.instance or {})]
                 path = ".".join(filter(None, [path, missing[0] if missing else ""]))
-            out.append({"field": "properties" + (f".{path}" if path else ""),
-                        "code": f"plan_{err.validator}", "reason": err.message[:300]})
+            out.append(
+                {
+                    "field": "properties" + (f".{path}" if path else ""),
+                    "code": f"plan_{err.validator}",
+                    "reason": err.message[:300],
+                }
+            )
         return out

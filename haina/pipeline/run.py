@@ -82,8 +82,9 @@ def process(messages: Sequence[Any], ctx: IngestContext, *, first_index: int = 0
             out.rejects.append(Reject(i, exc.field, exc.code, exc.reason, raw, _mid(raw)))
         except Exception as exc:  # noqa: BLE001 - a bug in a stage must not lose the message
             reason = f"enrichment failed: {type(exc).__name__}: {exc}"
-            out.rejects.append(Reject(i, "message", "enrichment_error", reason[:500], raw,
-                                      _mid(raw)))
+            out.rejects.append(
+                Reject(i, "message", "enrichment_error", reason[:500], raw, _mid(raw))
+            )
     return out
 
 
@@ -100,18 +101,29 @@ def _prepare(raw: Any, ctx: IngestContext) -> Message:
         raw = dict(raw)
         if ctx.batch_context:
             own = raw.get("context")
-            raw["context"] = {**ctx.batch_context, **own} if isinstance(own, dict) else dict(
-                ctx.batch_context) if own is None else own
+            raw["context"] = (
+                {**ctx.batch_context, **own}
+                if isinstance(own, dict)
+                else dict(ctx.batch_context)
+                if own is None
+                else own
+            )
         if ctx.batch_integrations and "integrations" not in raw:
             raw["integrations"] = ctx.batch_integrations
     derived = None
     if isinstance(raw, dict):
         c = raw.get("context")
-        h = c.get("haina") if isinstance(c, dict) else None
-        if isinstance(h, dict) and h.get("cookieless"):
+        if isinstance(c, dict) and isinstance(c.get("haina"), dict) and c["haina"].get(
+            "cookieless"
+        ):
             derived = _cookieless_id(ctx, _client_ip(c, ctx), _user_agent(c, ctx))
-    return normalise(raw, received_at_us=ctx.received_at_us, batch_sent_at=ctx.batch_sent_at,
-                     route_type=ctx.route_type, derive_anonymous_id=derived)
+    return normalise(
+        raw,
+        received_at_us=ctx.received_at_us,
+        batch_sent_at=ctx.batch_sent_at,
+        route_type=ctx.route_type,
+        derive_anonymous_id=derived,
+    )
 
 
 def _cookieless_id(ctx: IngestContext, ip: str | None, ua: str | None) -> str:
@@ -176,8 +188,9 @@ def _append(columns: list[list[Any]], m: Message, ctx: IngestContext) -> None:
     ua = _user_agent(context, ctx)
     device = parse_user_agent(ua)
     campaign = context.get("campaign")
-    acq = acquisition_for(url, referrer, campaign if isinstance(campaign, dict) else None,
-                          ctx.settings.own_hosts)
+    acq = acquisition_for(
+        url, referrer, campaign if isinstance(campaign, dict) else None, ctx.settings.own_hosts
+    )
     library = context.get("library")
     library = library if isinstance(library, dict) else {}
     violations = ctx.plan.check(m) if ctx.plan is not None else None
@@ -188,21 +201,51 @@ def _append(columns: list[list[Any]], m: Message, ctx: IngestContext) -> None:
         violations = None
 
     row = (
-        ctx.workspace_id, ctx.source_id, m.message_id, m.type, m.event, m.name,
-        m.anonymous_id, m.user_id, m.group_id, m.previous_id,
-        m.timestamp_us, m.original_timestamp_us, m.sent_at_us, m.received_at_us,
-        url, host, path, referrer, title,
+        ctx.workspace_id,
+        ctx.source_id,
+        m.message_id,
+        m.type,
+        m.event,
+        m.name,
+        m.anonymous_id,
+        m.user_id,
+        m.group_id,
+        m.previous_id,
+        m.timestamp_us,
+        m.original_timestamp_us,
+        m.sent_at_us,
+        m.received_at_us,
+        url,
+        host,
+        path,
+        referrer,
+        title,
         _encode(m.properties).decode(),
         _encode(m.traits).decode() if m.traits else None,
         _encode(context).decode(),
         _encode(m.extra).decode() if m.extra else None,
-        _s(library.get("name"), 200), _s(library.get("version"), 100),
-        stored_ip, ua, device.browser, device.browser_version, device.os, device.os_version,
-        device.device_type, device.is_bot,
-        acq.channel, acq.source, acq.medium, acq.campaign, acq.term, acq.content,
-        acq.referrer_host, acq.click_id,
+        _s(library.get("name"), 200),
+        _s(library.get("version"), 100),
+        stored_ip,
+        ua,
+        device.browser,
+        device.browser_version,
+        device.os,
+        device.os_version,
+        device.device_type,
+        device.is_bot,
+        acq.channel,
+        acq.source,
+        acq.medium,
+        acq.campaign,
+        acq.term,
+        acq.content,
+        acq.referrer_host,
+        acq.click_id,
         site_search_keyword(url, ctx.settings.site_search_params),
-        geo.country if geo else None, geo.region if geo else None, geo.city if geo else None,
+        geo.country if geo else None,
+        geo.region if geo else None,
+        geo.city if geo else None,
         _encode(violations).decode() if violations else None,
     )
     # Every value is computed before any is appended, so a failing stage never leaves the

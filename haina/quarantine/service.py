@@ -24,9 +24,23 @@ from haina.store.events.duckdb_store import WriteBatch, WriteResult
 from haina.workspaces import NotFound, source_info
 from haina.workspaces.plans import load_plan
 
-_FIELDS = ("id", "workspace_id", "source_id", "received_at", "request_id", "message_index",
-           "message_id", "field", "code", "reason", "payload", "payload_encoding",
-           "request_meta", "status", "replayed_at")
+_FIELDS = (
+    "id",
+    "workspace_id",
+    "source_id",
+    "received_at",
+    "request_id",
+    "message_index",
+    "message_id",
+    "field",
+    "code",
+    "reason",
+    "payload",
+    "payload_encoding",
+    "request_meta",
+    "status",
+    "replayed_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +71,14 @@ class QuarantineEntry:
         return d
 
 
-def list_entries(conn: duckdb.DuckDBPyConnection, workspace_id: str, *, status: str | None =
-                 None, limit: int = 100, offset: int = 0) -> list[QuarantineEntry]:
+def list_entries(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    *,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[QuarantineEntry]:
     sql = f"SELECT {', '.join(_FIELDS)} FROM quarantine WHERE workspace_id = ?"
     params: list[Any] = [workspace_id]
     if status:
@@ -69,18 +89,24 @@ def list_entries(conn: duckdb.DuckDBPyConnection, workspace_id: str, *, status: 
     return [QuarantineEntry(*row) for row in conn.execute(sql, params).fetchall()]
 
 
-def show_entry(conn: duckdb.DuckDBPyConnection, workspace_id: str, entry_id: str
-               ) -> QuarantineEntry:
-    row = conn.execute(f"SELECT {', '.join(_FIELDS)} FROM quarantine WHERE workspace_id = ? "
-                       "AND id = ?", [workspace_id, entry_id]).fetchone()
+def show_entry(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, entry_id: str
+) -> QuarantineEntry:
+    row = conn.execute(
+        f"SELECT {', '.join(_FIELDS)} FROM quarantine WHERE workspace_id = ? AND id = ?",
+        [workspace_id, entry_id],
+    ).fetchone()
     if row is None:
         raise NotFound(f"no quarantined message {entry_id!r}")
     return QuarantineEntry(*row)
 
 
 def _payload(entry: QuarantineEntry) -> Any:
-    raw = (base64.b64decode(entry.payload) if entry.payload_encoding == "base64"
-           else entry.payload.encode())
+    raw = (
+        base64.b64decode(entry.payload)
+        if entry.payload_encoding == "base64"
+        else entry.payload.encode()
+    )
     return msgspec.json.decode(raw)
 
 
@@ -97,17 +123,27 @@ class ReplayReport:
 
 def _messages(entry: QuarantineEntry, data: Any) -> tuple[list[Any], dict[str, Any]]:
     """The messages inside an entry, and the batch-level fields to apply to them."""
-    if entry.message_index is None and isinstance(data, dict) and isinstance(
-            data.get("batch"), list):
+    if (
+        entry.message_index is None
+        and isinstance(data, dict)
+        and isinstance(data.get("batch"), list)
+    ):
         return data["batch"], data
     return [data], {}
 
 
-async def replay(collector: Collector, conn: duckdb.DuckDBPyConnection, workspace_id: str,
-                 ids: list[str] | None = None) -> ReplayReport:
+async def replay(
+    collector: Collector,
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    ids: list[str] | None = None,
+) -> ReplayReport:
     """Re-run the pipeline on quarantined messages (the given ids, or every `new` one)."""
-    entries = ([show_entry(conn, workspace_id, i) for i in ids] if ids else
-               list_entries(conn, workspace_id, status="new", limit=100_000))
+    entries = (
+        [show_entry(conn, workspace_id, i) for i in ids]
+        if ids
+        else list_entries(conn, workspace_id, status="new", limit=100_000)
+    )
     stored = duplicates = replayed = 0
     failing: list[dict[str, Any]] = []
     for entry in entries:
@@ -124,8 +160,9 @@ async def replay(collector: Collector, conn: duckdb.DuckDBPyConnection, workspac
     return ReplayReport(replayed, stored, duplicates, failing)
 
 
-async def _replay_one(collector: Collector, entry: QuarantineEntry
-                      ) -> tuple[WriteResult | None, dict[str, Any] | None]:
+async def _replay_one(
+    collector: Collector, entry: QuarantineEntry
+) -> tuple[WriteResult | None, dict[str, Any] | None]:
     try:
         data = _payload(entry)
     except (msgspec.DecodeError, ValueError) as exc:
@@ -136,13 +173,22 @@ async def _replay_one(collector: Collector, entry: QuarantineEntry
     except NotFound as exc:
         return None, {"code": "unknown_source", "field": "source_id", "reason": str(exc)}
     messages, batch_fields = _messages(entry, data)
-    facts = RequestFacts(route_type=meta.get("route_type"), client_ip=meta.get("client_ip"),
-                         user_agent=meta.get("user_agent"))
-    batch_fields = batch_fields or {"sentAt": meta.get("sent_at"),
-                                    "context": meta.get("context"),
-                                    "integrations": meta.get("integrations")}
-    ctx = collector.context_for(info, load_plan(collector.meta, info.workspace_id), facts,
-                                batch_fields if facts.route_type is None else None)
+    facts = RequestFacts(
+        route_type=meta.get("route_type"),
+        client_ip=meta.get("client_ip"),
+        user_agent=meta.get("user_agent"),
+    )
+    batch_fields = batch_fields or {
+        "sentAt": meta.get("sent_at"),
+        "context": meta.get("context"),
+        "integrations": meta.get("integrations"),
+    }
+    ctx = collector.context_for(
+        info,
+        load_plan(collector.meta, info.workspace_id),
+        facts,
+        batch_fields if facts.route_type is None else None,
+    )
     result = process(messages, ctx)
     if result.rejects:
         r = result.rejects[0]

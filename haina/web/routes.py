@@ -19,5 +19,8 @@ def _tracker() -> bytes:
 
 @router.get("/t.js")
 async def tracker() -> Response:
-    return Response(_tracker(), media_type="application/javascript", headers={
-        "Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"})
+    return Response(
+        _tracker(),
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )

@@ -9,8 +9,9 @@ import duckdb
 from haina.pipeline.plan import TrackingPlan
 
 
-def coverage(conn: duckdb.DuckDBPyConnection, workspace_id: str, plan_doc: dict[str, Any]
-             ) -> dict[str, Any]:
+def coverage(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, plan_doc: dict[str, Any]
+) -> dict[str, Any]:
     """Counts over the last 7 and 30 days (by receivedAt) against the plan document."""
     seen = conn.execute(
         """SELECT type, coalesce(event, name) AS e,
@@ -19,22 +20,30 @@ def coverage(conn: duckdb.DuckDBPyConnection, workspace_id: str, plan_doc: dict[
            FROM events WHERE workspace_id = ? AND type IN ('track', 'page', 'screen')
              AND received_at >= now()::TIMESTAMP - INTERVAL 30 DAY
              AND coalesce(event, name) IS NOT NULL
-           GROUP BY ALL""", [workspace_id]).fetchall()
+           GROUP BY ALL""",
+        [workspace_id],
+    ).fetchall()
     seen_map = {(t, e): (c7, c30, last) for t, e, c7, c30, last in seen}
     planned = {(e["type"], e["event"]) for e in plan_doc["events"]}
     never_7 = sorted(e for (t, e) in planned if seen_map.get((t, e), (0, 0, None))[0] == 0)
     never_30 = sorted(e for (t, e) in planned if (t, e) not in seen_map)
     unplanned = sorted(
-        ({"type": t, "event": e, "count_30d": c30, "last_seen": last.isoformat() + "Z"}
-         for (t, e), (_, c30, last) in seen_map.items() if (t, e) not in planned and t == "track"),
-        key=lambda d: -int(d["count_30d"]))
+        (
+            {"type": t, "event": e, "count_30d": c30, "last_seen": last.isoformat() + "Z"}
+            for (t, e), (_, c30, last) in seen_map.items()
+            if (t, e) not in planned and t == "track"
+        ),
+        key=lambda d: -int(d["count_30d"]),
+    )
     violations = conn.execute(
         """SELECT v.field, v.code, count(*) AS n FROM (
              SELECT unnest(from_json(plan_violations, '[{"field":"VARCHAR","code":"VARCHAR"}]'))
                AS v FROM events
              WHERE workspace_id = ? AND plan_violations IS NOT NULL
                AND received_at >= now()::TIMESTAMP - INTERVAL 30 DAY)
-           GROUP BY ALL ORDER BY n DESC""", [workspace_id]).fetchall()
+           GROUP BY ALL ORDER BY n DESC""",
+        [workspace_id],
+    ).fetchall()
     return {
         "planned_events": len(planned),
         "never_fired_7d": never_7,

@@ -87,8 +87,12 @@ def create_workspace(meta: MetaStore, name: str, timezone: str = "UTC") -> dict[
         s.add(ws)
     source_id, write_key = create_source(meta, ws.id, "web")
     token = create_api_token(meta, ws.id, role="admin", name="default")
-    return {"workspace_id": ws.id, "source_id": source_id, "write_key": write_key,
-            "api_token": token}
+    return {
+        "workspace_id": ws.id,
+        "source_id": source_id,
+        "write_key": write_key,
+        "api_token": token,
+    }
 
 
 def create_source(
@@ -98,8 +102,9 @@ def create_source(
     if plan_mode not in ("allow", "flag", "quarantine"):
         raise ValueError("plan_mode must be allow, flag or quarantine")
     with meta.session() as s:
-        src = Source(id=_id("src"), workspace_id=workspace_id, name=name, kind=kind,
-                     plan_mode=plan_mode)
+        src = Source(
+            id=_id("src"), workspace_id=workspace_id, name=name, kind=kind, plan_mode=plan_mode
+        )
         s.add(src)
         s.flush()
         key = "wk_" + secrets.token_urlsafe(24)
@@ -107,14 +112,24 @@ def create_source(
     return src.id, key
 
 
-def create_api_token(meta: MetaStore, workspace_id: str, role: str = "admin", name: str = "") -> str:
+def create_api_token(
+    meta: MetaStore, workspace_id: str, role: str = "admin", name: str = ""
+) -> str:
     """Issue an API token; the token itself is returned once and never stored."""
     secret = secrets.token_urlsafe(32)
     prefix = secrets.token_hex(4)
     token = f"hk_{prefix}_{secret}"
     with meta.session() as s:
-        s.add(ApiToken(id=_id("tok"), workspace_id=workspace_id, prefix=prefix,
-                       token_hash=_hash(token), role=role, name=name))
+        s.add(
+            ApiToken(
+                id=_id("tok"),
+                workspace_id=workspace_id,
+                prefix=prefix,
+                token_hash=_hash(token),
+                role=role,
+                name=name,
+            )
+        )
     return token
 
 
@@ -143,8 +158,14 @@ def lookup_write_key(meta: MetaStore, key: str) -> KeyInfo | None:
         if row is None or row[0].revoked_at is not None:
             return None
         wk, src, ws = row
-        return KeyInfo(wk.key, ws.id, src.id, src.kind, src.plan_mode,
-                       WorkspaceSettings.from_json(ws.settings or {}))
+        return KeyInfo(
+            wk.key,
+            ws.id,
+            src.id,
+            src.kind,
+            src.plan_mode,
+            WorkspaceSettings.from_json(ws.settings or {}),
+        )
 
 
 def revoke_write_key(meta: MetaStore, key: str) -> None:
@@ -186,21 +207,79 @@ def write_keys_of(meta: MetaStore, workspace_id: str) -> list[WriteKey]:
 def source_info(meta: MetaStore, source_id: str) -> KeyInfo:
     """What a write key of this source would stand for (used by replay and import)."""
     with meta.session() as s:
-        row = s.execute(select(Source, Workspace).join(Workspace, Workspace.id ==
-                        Source.workspace_id).where(Source.id == source_id)).first()
+        row = s.execute(
+            select(Source, Workspace)
+            .join(Workspace, Workspace.id == Source.workspace_id)
+            .where(Source.id == source_id)
+        ).first()
         if row is None:
             raise NotFound(f"no source {source_id!r}")
         src, ws = row
-        return KeyInfo("", ws.id, src.id, src.kind, src.plan_mode,
-                       WorkspaceSettings.from_json(ws.settings or {}))
+        return KeyInfo(
+            "",
+            ws.id,
+            src.id,
+            src.kind,
+            src.plan_mode,
+            WorkspaceSettings.from_json(ws.settings or {}),
+        )
 
 
 def source_by_name(meta: MetaStore, workspace_id: str, name: str, kind: str) -> KeyInfo:
     """The workspace's source of this name, created on first use (e.g. "import")."""
     with meta.session() as s:
-        src = s.scalar(select(Source).where(Source.workspace_id == workspace_id,
-                                            Source.name == name))
+        src = s.scalar(
+            select(Source).where(Source.workspace_id == workspace_id, Source.name == name)
+        )
         source_id = src.id if src is not None else None
     if source_id is None:
         source_id, _ = create_source(meta, workspace_id, name, kind=kind)
     return source_info(meta, source_id)
+
+
+SETTING_TYPES: dict[str, str] = {
+    "anonymise_ip": "bool",
+    "site_search_params": "list",
+    "own_hosts": "list",
+    "property_denylist": "list",
+}
+
+
+def parse_setting(name: str, value: Any) -> Any:
+    """Check one workspace setting (as JSON, or as CLI text `a,b` / `true`)."""
+    kind = SETTING_TYPES.get(name)
+    if kind is None:
+        raise ValueError(f"unknown setting {name!r}; known: {', '.join(sorted(SETTING_TYPES))}")
+    if kind == "bool":
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be true or false")
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{name} must be a list of non-empty strings")
+    return value
+
+
+def update_settings(meta: MetaStore, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate and apply setting changes; returns the workspace's settings as stored."""
+    parsed = {k: parse_setting(k, v) for k, v in changes.items()}
+    with meta.session() as s:
+        ws = s.get(Workspace, workspace_id)
+        if ws is None:
+            raise NotFound(f"no workspace {workspace_id!r}")
+        ws.settings = {**(ws.settings or {}), **parsed}
+        return dict(ws.settings)
+
+
+def effective_settings(meta: MetaStore, workspace_id: str) -> dict[str, Any]:
+    """Every setting with its value in force (defaults filled in)."""
+    st = workspace_settings(meta, workspace_id)
+    return {
+        "anonymise_ip": st.anonymise_ip,
+        "site_search_params": list(st.site_search_params),
+        "own_hosts": list(st.own_hosts),
+        "property_denylist": list(st.property_denylist),
+    }

@@ -55,9 +55,15 @@ def save_plan(meta: MetaStore, workspace_id: str, doc: Any) -> int:
     with meta.session() as s:
         s.execute(delete(TrackingPlanEvent).where(TrackingPlanEvent.workspace_id == workspace_id))
         for e in events:
-            s.add(TrackingPlanEvent(workspace_id=workspace_id, event_type=e.event_type,
-                                    event=e.event, description=descriptions.get(e.event, ""),
-                                    schema=dict(e.schema)))
+            s.add(
+                TrackingPlanEvent(
+                    workspace_id=workspace_id,
+                    event_type=e.event_type,
+                    event=e.event,
+                    description=descriptions.get(e.event, ""),
+                    schema=dict(e.schema),
+                )
+            )
         ws = s.get(Workspace, workspace_id)
         if ws is not None:
             ws.settings = {**(ws.settings or {}), "plan_flag_unplanned": flag_unplanned}
@@ -74,19 +80,32 @@ def save_plan_yaml(meta: MetaStore, workspace_id: str, text: str) -> int:
 
 def plan_document(meta: MetaStore, workspace_id: str) -> dict[str, Any]:
     with meta.session() as s:
-        rows = s.scalars(select(TrackingPlanEvent)
-                         .where(TrackingPlanEvent.workspace_id == workspace_id)
-                         .order_by(TrackingPlanEvent.event)).all()
+        rows = s.scalars(
+            select(TrackingPlanEvent)
+            .where(TrackingPlanEvent.workspace_id == workspace_id)
+            .order_by(TrackingPlanEvent.event)
+        ).all()
         ws = s.get(Workspace, workspace_id)
         flag = bool((ws.settings or {}).get("plan_flag_unplanned")) if ws else False
-        return {"flag_unplanned": flag, "events": [
-            {"type": r.event_type, "event": r.event, "description": r.description,
-             "schema": r.schema} for r in rows]}
+        return {
+            "flag_unplanned": flag,
+            "events": [
+                {
+                    "type": r.event_type,
+                    "event": r.event,
+                    "description": r.description,
+                    "schema": r.schema,
+                }
+                for r in rows
+            ],
+        }
 
 
 def load_plan(meta: MetaStore, workspace_id: str) -> TrackingPlan | None:
     doc = plan_document(meta, workspace_id)
     if not doc["events"] and not doc["flag_unplanned"]:
         return None
-    return TrackingPlan((PlannedEvent(e["type"], e["event"], e["schema"]) for e in doc["events"]),
-                        flag_unplanned=doc["flag_unplanned"])
+    return TrackingPlan(
+        (PlannedEvent(e["type"], e["event"], e["schema"]) for e in doc["events"]),
+        flag_unplanned=doc["flag_unplanned"],
+    )

@@ -9,9 +9,30 @@ from fastapi import APIRouter, Body, HTTPException, Request
 
 from haina.auth.deps import CurrentWorkspace
 from haina.workspaces.coverage import coverage
+from haina.workspaces.keys import effective_settings, update_settings
 from haina.workspaces.plans import plan_document, save_plan
 
 router = APIRouter(prefix="/api/v1/tracking-plan", tags=["tracking plan"])
+settings_router = APIRouter(prefix="/api/v1/settings", tags=["workspace"])
+
+
+@settings_router.get("", summary="The workspace's settings in force")
+async def get_settings(request: Request, token: CurrentWorkspace) -> dict[str, Any]:
+    return effective_settings(request.app.state.meta, token.workspace_id)
+
+
+@settings_router.patch("", summary="Change workspace settings (in force within seconds)")
+async def patch_settings(
+    request: Request, token: CurrentWorkspace, changes: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    try:
+        update_settings(request.app.state.meta, token.workspace_id, changes)
+    except ValueError as exc:
+        raise HTTPException(
+            422,
+            {"code": "invalid_setting", "field": next(iter(changes), None), "message": str(exc)},
+        ) from exc
+    return effective_settings(request.app.state.meta, token.workspace_id)
 
 
 @router.get("", summary="The workspace's tracking plan")
@@ -20,13 +41,15 @@ async def get_plan(request: Request, token: CurrentWorkspace) -> dict[str, Any]:
 
 
 @router.put("", summary="Replace the tracking plan (takes effect within seconds)")
-async def put_plan(request: Request, token: CurrentWorkspace,
-                   doc: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def put_plan(
+    request: Request, token: CurrentWorkspace, doc: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
     try:
         n = save_plan(request.app.state.meta, token.workspace_id, doc)
     except ValueError as exc:
-        raise HTTPException(422, {"code": "invalid_plan", "field": "events",
-                                  "message": str(exc)}) from exc
+        raise HTTPException(
+            422, {"code": "invalid_plan", "field": "events", "message": str(exc)}
+        ) from exc
     return {"events": n}
 
 

@@ -21,24 +21,57 @@ from haina.testing import LiveServer, free_port, live_server
 ROUTES = ["batch", "identify", "track", "page", "screen", "group", "alias"]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
     | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10),
-                                                                       children, max_size=4),
-    max_leaves=20)
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
 ids = st.one_of(st.none(), st.text(max_size=30), st.integers(), st.just(""), st.just("x" * 300))
-times = st.one_of(st.none(), st.text(max_size=30), st.datetimes().map(lambda d: d.isoformat()),
-                  st.integers(), st.just("2026-11-29T10:00:00.123+08:00"))
-messages = st.fixed_dictionaries({}, optional={
-    "type": st.sampled_from(["track", "page", "identify", "screen", "group", "alias", "boom",
-                             "", "TRACK"]) | st.integers(),
-    "event": st.text(max_size=30) | json_values, "userId": ids, "anonymousId": ids,
-    "messageId": ids, "previousId": ids, "groupId": ids, "name": st.text(max_size=20),
-    "timestamp": times, "sentAt": times, "originalTimestamp": times,
-    "properties": json_values, "traits": json_values, "context": json_values | st.fixed_dictionaries(
-        {}, optional={"ip": st.text(max_size=40), "userAgent": st.text(max_size=60),
-                      "page": json_values, "campaign": json_values}),
-    "integrations": json_values, "_metadata": json_values})
+times = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.integers(),
+    st.just("2026-11-29T10:00:00.123+08:00"),
+)
+messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(
+            ["track", "page", "identify", "screen", "group", "alias", "boom", "", "TRACK"]
+        )
+        | st.integers(),
+        "event": st.text(max_size=30) | json_values,
+        "userId": ids,
+        "anonymousId": ids,
+        "messageId": ids,
+        "previousId": ids,
+        "groupId": ids,
+        "name": st.text(max_size=20),
+        "timestamp": times,
+        "sentAt": times,
+        "originalTimestamp": times,
+        "properties": json_values,
+        "traits": json_values,
+        "context": json_values
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "ip": st.text(max_size=40),
+                "userAgent": st.text(max_size=60),
+                "page": json_values,
+                "campaign": json_values,
+            },
+        ),
+        "integrations": json_values,
+        "_metadata": json_values,
+    },
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +89,9 @@ def _counts(server: LiveServer) -> tuple[int, int]:
     return int(events), int(quarantined)
 
 
-def _post(server: LiveServer, key: str, route: str, body: bytes, gz: bool = False
-          ) -> httpx.Response:
+def _post(
+    server: LiveServer, key: str, route: str, body: bytes, gz: bool = False
+) -> httpx.Response:
     auth = base64.b64encode(f"{key}:".encode()).decode()
     headers = {"Authorization": f"Basic {auth}", "Content-Type": "application/json"}
     if gz:
@@ -67,14 +101,23 @@ def _post(server: LiveServer, key: str, route: str, body: bytes, gz: bool = Fals
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(route=st.sampled_from(ROUTES), batch=st.lists(messages, max_size=6), gz=st.booleans(),
-       sent_at=times)
+@given(
+    route=st.sampled_from(ROUTES),
+    batch=st.lists(messages, max_size=6),
+    gz=st.booleans(),
+    sent_at=times,
+)
 def test_messages_are_stored_or_quarantined_never_5xx(
-        fuzz_server: tuple[LiveServer, str], route: str, batch: list[dict[str, Any]], gz: bool,
-        sent_at: Any) -> None:
+    fuzz_server: tuple[LiveServer, str],
+    route: str,
+    batch: list[dict[str, Any]],
+    gz: bool,
+    sent_at: Any,
+) -> None:
     server, key = fuzz_server
-    body: Any = {"batch": batch, "sentAt": sent_at} if route == "batch" else (
-        batch[0] if batch else {})
+    body: Any = (
+        {"batch": batch, "sentAt": sent_at} if route == "batch" else (batch[0] if batch else {})
+    )
     sent = len(batch) if route == "batch" else 1
     before = _counts(server)
     r = _post(server, key, route, json.dumps(body).encode(), gz)
@@ -94,8 +137,9 @@ def test_messages_are_stored_or_quarantined_never_5xx(
 
 @settings(max_examples=80, deadline=None)
 @given(route=st.sampled_from(ROUTES), raw=st.binary(max_size=300), gz=st.booleans())
-def test_arbitrary_bytes_never_5xx(fuzz_server: tuple[LiveServer, str], route: str, raw: bytes,
-                                   gz: bool) -> None:
+def test_arbitrary_bytes_never_5xx(
+    fuzz_server: tuple[LiveServer, str], route: str, raw: bytes, gz: bool
+) -> None:
     server, key = fuzz_server
     before = _counts(server)
     r = _post(server, key, route, raw, gz)

@@ -43,8 +43,16 @@ class Load:
         with httpx.Client(auth=(self.key, ""), timeout=10) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 ids = [uuid.uuid4().hex for _ in range(self.per_batch)]
-                batch = [{"type": "track", "event": "Load", "userId": f"u{i % 50}",
-                          "messageId": m, "properties": {"n": i}} for i, m in enumerate(ids)]
+                batch = [
+                    {
+                        "type": "track",
+                        "event": "Load",
+                        "userId": f"u{i % 50}",
+                        "messageId": m,
+                        "properties": {"n": i},
+                    }
+                    for i, m in enumerate(ids)
+                ]
                 try:
                     r = client.post(self.url + "/v1/batch", json={"batch": batch})
                 except httpx.HTTPError:

@@ -62,8 +62,14 @@ def meta(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetaStore]:
 
 def test_migrations_create_every_table(meta: MetaStore) -> None:
     tables = set(inspect(meta.engine).get_table_names())
-    assert {"workspaces", "sources", "write_keys", "api_tokens", "tracking_plan_events",
-            "alembic_version"} <= tables
+    assert {
+        "workspaces",
+        "sources",
+        "write_keys",
+        "api_tokens",
+        "tracking_plan_events",
+        "alembic_version",
+    } <= tables
     MetaStore(meta.url).close()  # running the migrations again is a no-op
 
 

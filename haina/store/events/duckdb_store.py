@@ -8,6 +8,7 @@ therefore share one fsync, and a 200 is never sent for an event that is not on d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -146,8 +147,9 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> WriteResult:
                 if stored == n:
                     conn.execute("INSERT INTO events SELECT * FROM incoming")
                 elif stored:
-                    conn.register("fresh", pa.table(
-                        {"w": [r[0] for r in fresh], "m": [r[1] for r in fresh]}))
+                    conn.register(
+                        "fresh", pa.table({"w": [r[0] for r in fresh], "m": [r[1] for r in fresh]})
+                    )
                     # first occurrence within the batch wins
                     conn.execute(
                         "INSERT INTO events SELECT * EXCLUDE (rn) FROM ("
@@ -166,14 +168,14 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> WriteResult:
             conn.execute("INSERT INTO quarantine SELECT * FROM q_incoming")
             conn.unregister("q_incoming")
         for qid, status in batch.quarantine_status:
-            conn.execute("UPDATE quarantine SET status = ?, replayed_at = now()::TIMESTAMP "
-                         "WHERE id = ?", [status, qid])
+            conn.execute(
+                "UPDATE quarantine SET status = ?, replayed_at = now()::TIMESTAMP WHERE id = ?",
+                [status, qid],
+            )
         conn.execute("COMMIT")
     except BaseException:
-        try:
+        with contextlib.suppress(duckdb.Error):
             conn.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
         raise
     return WriteResult(stored, n - stored, len(batch.quarantine), frozenset(dup_ids))
 
@@ -279,8 +281,9 @@ class GroupCommitWriter:
             ids = j.batch.events["message_id"]
             dups = frozenset(m for m in ids if m in result.duplicate_ids)
             # Within a shared commit, a duplicate across two requests counts for the later one.
-            j.future.set_result(WriteResult(len(ids) - len(dups), len(dups),
-                                            len(j.batch.quarantine), dups))
+            j.future.set_result(
+                WriteResult(len(ids) - len(dups), len(dups), len(j.batch.quarantine), dups)
+            )
 
     def _reset_connection(self) -> None:
         if self._conn is None:
@@ -289,10 +292,8 @@ class GroupCommitWriter:
             self._conn.execute("SELECT 1").fetchall()
         except duckdb.Error:
             # A fatal error invalidates the database instance; reopen on the next commit.
-            try:
+            with contextlib.suppress(duckdb.Error):
                 self._conn.close()
-            except duckdb.Error:
-                pass
             self._conn = None
 
     def _maybe_prune(self) -> None:

@@ -49,7 +49,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "source_id", sa.String(40), sa.ForeignKey("sources.id", ondelete="CASCADE"), nullable=False
+            "source_id",
+            sa.String(40),
+            sa.ForeignKey("sources.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("revoked_at", TS, nullable=True),
