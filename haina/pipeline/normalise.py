@@ -7,9 +7,11 @@ channel, version, ...) are kept in `extra`, never rejected.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 MESSAGE_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
@@ -75,12 +77,38 @@ class Message:
     received_at_us: int
 
 
+# The common shape, UTC with an optional fraction: parsed without datetime, hour cached.
+_UTC_ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d):([0-5]\d):([0-5]\d)(?:\.(\d{1,6}))?(?:Z|\+00:00)")
+
+
+@lru_cache(maxsize=4096)
+def _hour_us(prefix: str) -> int:
+    dt = datetime.fromisoformat(prefix + ":00:00+00:00")
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
 def parse_time(value: Any, field: str) -> int | None:
     """ISO-8601 text with any UTC offset (or none: UTC) → epoch microseconds."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise Invalid(field, "invalid_timestamp", f"{field} must be an ISO-8601 string")
+    fast = _UTC_ISO.fullmatch(value)
+    if fast is not None:
+        hour, minute, second, fraction = fast.groups()
+        try:
+            base = _hour_us(hour)
+        except ValueError:
+            raise Invalid(field, "invalid_timestamp", f"{field} is not an ISO-8601 time") from None
+        micros = int(fraction.ljust(6, "0")) if fraction else 0
+        us = base + (int(minute) * 60 + int(second)) * 1_000_000 + micros
+        if us < 0:
+            raise Invalid(field, "invalid_timestamp", f"{field} is before 1970")
+        return us
+    return _parse_general(value, field)
+
+
+def _parse_general(value: str, field: str) -> int:
     text = value.strip()
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from haina.pipeline.sitesearch import DEFAULT_SEARCH_PARAMS
 from haina.store.meta import ApiToken, MetaStore, Source, Workspace, WriteKey
 
-DEFAULT_SEARCH_PARAMS = ("q", "s", "search", "query", "keyword", "keywords", "wd", "word", "kw")
 
 
 class NotFound(LookupError):
@@ -38,7 +38,9 @@ class WorkspaceSettings:
     def from_json(cls, raw: dict[str, Any]) -> WorkspaceSettings:
         return cls(
             anonymise_ip=bool(raw.get("anonymise_ip", True)),
-            site_search_params=tuple(raw.get("site_search_params", DEFAULT_SEARCH_PARAMS)),
+            site_search_params=tuple(raw["site_search_params"])
+            if "site_search_params" in raw
+            else DEFAULT_SEARCH_PARAMS,
             own_hosts=tuple(raw.get("own_hosts", ())),
             property_denylist=tuple(raw.get("property_denylist", ())),
             extra={k: v for k, v in raw.items() if k not in _KNOWN},

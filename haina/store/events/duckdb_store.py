@@ -197,7 +197,7 @@ class GroupCommitWriter:
         self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path)
         self._read_root = self._conn.cursor()
         self._read_lock = threading.Lock()
-        self._last_prune = 0.0
+        self._last_prune = float("-inf")  # prune on the first commit, then hourly
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="haina-writer", daemon=True)
         self._thread.start()
