@@ -1,12 +1,17 @@
-"""Static pieces served to browsers: the tracker."""
+"""Pages and static pieces served to browsers: the start page and the tracker."""
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader
+
+from haina.workspaces import list_workspaces
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -23,4 +28,76 @@ async def tracker() -> Response:
         _tracker(),
         media_type="application/javascript",
         headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+TEXT = {
+    "en": {
+        "title": "Haina is collecting",
+        "intro": "Events sent to this server are committed to disk before they are "
+        "acknowledged. Reports and the full dashboard arrive with the next release.",
+        "workspaces": "Workspaces",
+        "name": "Name",
+        "events": "Events stored",
+        "newest": "Newest event received (UTC)",
+        "none": "No workspace yet: run `haina workspace create NAME`.",
+        "start": "Start collecting",
+        "sdk": "Or point any Segment / RudderStack SDK at this address, or send JSON yourself:",
+        "api": "HTTP API reference (OpenAPI)",
+    },
+    "zh": {
+        "title": "海纳正在采集数据",
+        "intro": "发送到本服务器的事件在确认之前已写入磁盘。"
+        "报表和完整的仪表盘将在下一个版本中提供。",
+        "workspaces": "工作空间",
+        "name": "名称",
+        "events": "已存储事件",
+        "newest": "最新接收时间（UTC）",
+        "none": "还没有工作空间：请运行 `haina workspace create 名称`。",
+        "start": "开始采集",
+        "sdk": "也可以将任何 Segment / RudderStack SDK 指向此地址，或直接发送 JSON：",
+        "api": "HTTP API 参考（OpenAPI）",
+    },
+}
+
+
+@router.get("/")
+async def home(request: Request, lang: str | None = None) -> HTMLResponse:
+    """A bilingual start page: workspaces, how fresh their data is, how to send events."""
+    if lang not in TEXT:
+        accept = request.headers.get("accept-language", "")
+        lang = "zh" if accept.lower().startswith("zh") else "en"
+    state = request.app.state
+    counts = await asyncio.to_thread(_workspace_counts, state.writer.reader())
+    workspaces = [
+        {"name": w.name, "id": w.id, **counts.get(w.id, {"events": 0, "newest": None})}
+        for w in list_workspaces(state.meta)
+    ]
+    html = (
+        _templates()
+        .get_template("home.html")
+        .render(
+            t=TEXT[lang],
+            lang=lang,
+            workspaces=workspaces,
+            base_url=str(request.base_url).rstrip("/"),
+        )
+    )
+    return HTMLResponse(html)
+
+
+def _workspace_counts(conn: Any) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT workspace_id, count(*), max(received_at) FROM events GROUP BY ALL"
+    ).fetchall()
+    return {
+        w: {"events": n, "newest": t.isoformat(sep=" ", timespec="seconds") if t else None}
+        for w, n, t in rows
+    }
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True
     )
