@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haina import __version__
 from haina.collect.routes import router as collect_router
@@ -46,11 +48,40 @@ def write_server_file(settings: Settings, token: str) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(
-            {"pid": os.getpid(), "url": f"http://{settings.host}:{settings.port}", "token": token},
-            f,
-        )
+        json.dump({"pid": os.getpid(), "url": settings.public_url, "token": token}, f)
     tmp.replace(path)
+
+
+_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorised", 403: "forbidden"}
+
+
+def error_body(code: str, message: str, field: str | None) -> dict[str, object]:
+    """The one error shape of the API: {"error": {code, message, field}} (plus flat copies)."""
+    err = {"code": code, "message": message, "field": field}
+    return {"error": err, **err}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if isinstance(exc.detail, dict):
+        body = error_body(
+            str(exc.detail.get("code", "error")),
+            str(exc.detail.get("message")),
+            exc.detail.get("field"),
+        )
+    else:
+        body = error_body(_CODES.get(exc.status_code, "error"), str(exc.detail), None)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    return JSONResponse(
+        error_body(
+            "invalid_request", str(first.get("msg", "invalid request")), ".".join(loc) or None
+        ),
+        status_code=422,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -94,20 +125,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        detail = (
-            exc.detail
-            if isinstance(exc.detail, dict)
-            else {"code": "error", "message": str(exc.detail), "field": None}
-        )
-        return JSONResponse(
-            {"error": detail, **detail}, status_code=exc.status_code, headers=exc.headers
-        )
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and store status")
-    async def healthz() -> dict[str, object]:
-        return {"ok": True, "version": __version__}
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            request.app.state.writer.reader().execute("SELECT 1").fetchall()
+        except Exception as exc:  # noqa: BLE001 - any failure means the store is not usable
+            return JSONResponse({"ok": False, "version": __version__, "store": str(exc)}, 503)
+        return JSONResponse({"ok": True, "version": __version__, "store": "ok"})
 
     app.include_router(collect_router)
     app.include_router(export_router)

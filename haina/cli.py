@@ -82,33 +82,49 @@ def _server_json(server: RunningServer, method: str, path: str, workspace: str, 
 # -- serve --------------------------------------------------------------------------------
 
 
-@app.command()
-def serve(
-    data_dir: DataDir = None,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-) -> None:
-    """Run the collection API and dashboard."""
+HostOpt = Annotated[
+    str | None, typer.Option(help="address to listen on (default: HAINA_HOST or 127.0.0.1)")
+]
+PortOpt = Annotated[int | None, typer.Option(help="port (default: HAINA_PORT or 8000)")]
+
+
+def server_settings(data_dir: Path | None, host: str | None, port: int | None) -> Settings:
+    settings = settings_for(data_dir)
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    return settings
+
+
+def run_server(settings: Settings) -> None:
+    """Serve until SIGTERM/SIGINT; refuses clearly when the data directory is in use."""
     import uvicorn
 
     from haina.app import create_app
-    from haina.store.events.duckdb_store import StoreLocked
+    from haina.store.events.duckdb_store import StoreUnavailable, open_duckdb
 
-    settings = settings_for(data_dir, host=host, port=port)
     if running_server(settings) is not None:
         fail(f"a Haina server already runs on {settings.data_dir}")
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level="warning",
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=30,
-        )
-    except StoreLocked as exc:
+        open_duckdb(settings.events_path).close()  # fail here, in one line, if it is held
+    except StoreUnavailable as exc:
         fail(str(exc))
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def serve(data_dir: DataDir = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Run the collection API and dashboard."""
+    run_server(server_settings(data_dir, host, port))
 
 
 # -- workspaces ---------------------------------------------------------------------------
@@ -207,6 +223,74 @@ def workspace_show_settings(workspace: WorkspaceOpt, data_dir: DataDir = None) -
     )
 
 
+@workspace_app.command("token-create")
+def workspace_token_create(
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
+    role: Annotated[
+        str, typer.Option(help="owner, admin, analyst, marketer, sales, ...")
+    ] = "admin",
+    name: Annotated[str, typer.Option(help="what the token is for")] = "",
+) -> None:
+    """Issue an API token (shown once, stored hashed)."""
+    from haina.workspaces import create_api_token
+
+    settings = settings_for(data_dir)
+    try:
+        token = create_api_token(_meta(settings), _workspace_id(settings, workspace), role, name)
+    except ValueError as exc:
+        fail(str(exc))
+    print(token)
+
+
+@workspace_app.command("tokens")
+def workspace_tokens(
+    workspace: WorkspaceOpt,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List a workspace's API tokens (ids and prefixes; the tokens themselves are not kept)."""
+    from haina.workspaces.keys import api_tokens_of
+
+    settings = settings_for(data_dir)
+    rows = [
+        {
+            "id": t.id,
+            "prefix": f"hk_{t.prefix}_",
+            "role": t.role,
+            "name": t.name,
+            "created_at": t.created_at.isoformat(timespec="seconds"),
+            "revoked_at": t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else None,
+        }
+        for t in api_tokens_of(_meta(settings), _workspace_id(settings, workspace))
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("id", "prefix", "role", "name", "created", "revoked")
+    for r in rows:
+        table.add_row(
+            *(str(r[k] or "") for k in ("id", "prefix", "role", "name", "created_at", "revoked_at"))
+        )
+    out.print(table)
+
+
+@workspace_app.command("token-revoke")
+def workspace_token_revoke(
+    token_id: str, workspace: WorkspaceOpt, data_dir: DataDir = None
+) -> None:
+    """Revoke an API token by its id (see `haina workspace tokens`)."""
+    from haina.workspaces import NotFound
+    from haina.workspaces.keys import revoke_api_token
+
+    settings = settings_for(data_dir)
+    try:
+        revoke_api_token(_meta(settings), _workspace_id(settings, workspace), token_id)
+    except NotFound as exc:
+        fail(str(exc))
+    out.print("revoked")
+
+
 @workspace_app.command("revoke-key")
 def workspace_revoke_key(key: str, data_dir: DataDir = None) -> None:
     """Revoke a write key: requests with it get 401 within seconds."""
@@ -234,11 +318,11 @@ def snippet(
     settings = settings_for(data_dir)
     keys = [
         k
-        for k in write_keys_of(_meta(settings), _workspace_id(settings, workspace))
+        for k in write_keys_of(_meta(settings), _workspace_id(settings, workspace), kind="web")
         if k.revoked_at is None
     ]
     if not keys:
-        fail("the workspace has no active write key")
+        fail("the workspace has no active write key of a web source")
     print(
         snippet_html(
             url.rstrip("/"), keys[0].key, consent_required=consent_required, cookieless=cookieless

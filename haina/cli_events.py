@@ -13,6 +13,8 @@ from rich.table import Table
 
 from haina.cli import (
     DataDir,
+    HostOpt,
+    PortOpt,
     WorkspaceOpt,
     _meta,
     _server_json,
@@ -23,6 +25,8 @@ from haina.cli import (
     out,
     plan_app,
     quarantine_app,
+    run_server,
+    server_settings,
     settings_for,
 )
 from haina.local import local_collector, running_server
@@ -47,15 +51,16 @@ def _entries_table(entries: list[dict[str, Any]]) -> Table:
 def quarantine_list(
     workspace: WorkspaceOpt,
     data_dir: DataDir = None,
-    status: Annotated[str | None, typer.Option(help="new or replayed")] = None,
+    status: Annotated[str | None, typer.Option(help="new, replayed or discarded")] = None,
     limit: int = 100,
+    offset: int = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List quarantined messages, newest first."""
     settings = settings_for(data_dir)
     server = running_server(settings)
     if server is not None:
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
         if status:
             params["status"] = status
         entries = _server_json(server, "GET", "/api/v1/quarantine", workspace, params=params)[
@@ -68,7 +73,9 @@ def quarantine_list(
         with local_collector(settings) as c:
             entries = [
                 e.as_dict(with_payload=False)
-                for e in list_entries(c.writer.reader(), ws, status=status, limit=limit)
+                for e in list_entries(
+                    c.writer.reader(), ws, status=status, limit=limit, offset=offset
+                )
             ]
     if as_json:
         print(json.dumps(entries, ensure_ascii=False))
@@ -118,6 +125,32 @@ def quarantine_replay(
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 
+@quarantine_app.command("discard")
+def quarantine_discard(
+    workspace: WorkspaceOpt,
+    ids: Annotated[list[str], typer.Argument(help="entries to discard")],
+    data_dir: DataDir = None,
+) -> None:
+    """Mark quarantined messages as discarded: kept for the record, never replayed."""
+    settings = settings_for(data_dir)
+    server = running_server(settings)
+    if server is not None:
+        n = _server_json(
+            server, "POST", "/api/v1/quarantine/discard", workspace, json={"ids": ids}
+        )["discarded"]
+    else:
+        from haina.quarantine import discard
+        from haina.workspaces import NotFound
+
+        ws = _workspace_id(settings, workspace)
+        with local_collector(settings) as c:
+            try:
+                n = asyncio.run(discard(c, c.writer.reader(), ws, ids))
+            except NotFound as exc:
+                fail(str(exc))
+    out.print(f"discarded {n}")
+
+
 @app.command("export")
 def export_cmd(
     workspace: WorkspaceOpt,
@@ -146,11 +179,12 @@ def export_cmd(
         if resp.status_code != 200:
             fail(f"the server answered {resp.status_code}: {resp.text[:200]}")
         output.write_bytes(resp.content)
+        n = int(resp.headers.get("x-haina-rows", "0"))
     else:
         ws = _workspace_id(settings, workspace)
         with local_collector(settings) as c:
             n = export_to_file(c.writer.reader(), ws, fmt, output, start, end)
-        err.print(f"{n} events written to {output}")
+    err.print(f"{n} events written to {output}")
 
 
 @app.command("import")
@@ -217,6 +251,9 @@ def import_cmd(
         f"stored {result['stored']}, duplicates {result['duplicates']}, "
         f"quarantined {result['quarantined']}"
     )
+    if result["quarantined"]:
+        # The valid rows are stored; a non-zero status tells scripts some rows need attention.
+        raise typer.Exit(2)
 
 
 @plan_app.command("push")
@@ -372,15 +409,13 @@ def _save_demo_credentials(settings: Any, created: dict[str, str]) -> None:
 @app.command()
 def up(
     data_dir: DataDir = None,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: HostOpt = None,
+    port: PortOpt = None,
     users: Annotated[int, typer.Option(help="demo visitors, first start only")] = 3000,
     days: Annotated[int, typer.Option(help="demo days, first start only")] = 30,
 ) -> None:
     """Start Haina with a demo workspace (filled on first start) and print how to use it."""
-    from haina.cli import serve
-
-    settings = settings_for(data_dir)
+    settings = server_settings(data_dir, host, port)
     creds_path = settings.data_dir / "demo-credentials.json"
     if not creds_path.exists():
         from haina.workspaces import create_workspace
@@ -390,7 +425,7 @@ def up(
         err.print("Generating the demo workspace …")
         fill_demo(settings, created["workspace_id"], users, days, 42, "shop")
     creds = json.loads(creds_path.read_text())
-    base = f"http://{host}:{port}"
+    base = settings.public_url
     out.print(f"\n[bold]Haina[/bold] is starting at {base}  (API docs: {base}/docs)")
     out.print(f"  demo workspace  {creds['workspace_id']}")
     out.print(f"  write key       {creds['write_key']}")
@@ -399,4 +434,4 @@ def up(
         f"  try it          curl -u {creds['write_key']}: {base}/v1/track -H "
         '\'Content-Type: application/json\' -d \'{"userId":"u1","event":"Hello"}\'\n'
     )
-    serve(data_dir=settings.data_dir, host=host, port=port)
+    run_server(settings)

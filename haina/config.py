@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is trusted to give the client IP.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     write_key_cache_seconds: float = 5.0
-    log_level: str = "info"
+    log_level: str = "warning"
 
     @property
     def events_path(self) -> Path:
@@ -42,6 +42,14 @@ class Settings(BaseSettings):
         if self.metadata_url:
             return self.metadata_url
         return f"sqlite:///{(self.data_dir / 'meta.sqlite3').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """Where this machine reaches the server (IPv6 in brackets, any-address as loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def server_file(self) -> Path:

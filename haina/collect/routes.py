@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,6 +24,7 @@ CORS = {
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding, X-Write-Key",
     "Access-Control-Max-Age": "86400",
+    "Access-Control-Expose-Headers": "Retry-After",
 }
 
 router = APIRouter(tags=["collection"])
@@ -48,15 +51,29 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return JSONResponse(body, status_code=status, headers={**CORS, **(headers or {})})
 
 
+def _trusted(address: str | None, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(t, strict=False) for t in trusted)
+
+
 def client_ip(request: Request) -> str | None:
-    """The peer address, or the client named by X-Forwarded-For when the peer is trusted."""
+    """The peer address, or the client named by X-Forwarded-For when the peer is a trusted
+    proxy (addresses or CIDR ranges in `trusted_proxies`): the right-most untrusted hop."""
     peer = request.client.host if request.client else None
-    trusted = request.app.state.settings.trusted_proxies
+    networks = _networks(tuple(request.app.state.settings.trusted_proxies))
     forwarded = request.headers.get("x-forwarded-for")
-    if peer in trusted and forwarded:
+    if forwarded and _trusted(peer, networks):
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         for hop in reversed(hops):
-            if hop not in trusted:
+            if not _trusted(hop, networks):
                 return hop
     return peer
 
@@ -153,6 +170,46 @@ for _kind in SINGLE_TYPES:
         openapi_extra=_DOC,
         summary=f"Send one {_kind} message",
     )
+
+
+# analytics.js (Segment's browser SDK) posts one event to {apiHost}/t, /p, /i, /a, /g, /s
+# (the first letter of the type) and batches to {apiHost}/b; its apiHost ends in /v1.
+_SHORT = {"t": "track", "p": "page", "i": "identify", "a": "alias", "g": "group", "s": "screen"}
+for _letter, _kind in _SHORT.items():
+    router.add_api_route(
+        f"/v1/{_letter}",
+        _single(_kind),
+        methods=["POST"],
+        openapi_extra=_DOC,
+        summary=f"Send one {_kind} message (analytics.js path)",
+    )
+
+
+@router.post("/v1/b", openapi_extra=_DOC, summary="Send a batch (analytics.js path)")
+async def batch_short(request: Request) -> Response:
+    return await _collect(request, None)
+
+
+@router.get("/v1/projects/{write_key}/settings", summary="Settings for analytics.js")
+async def analytics_js_settings(request: Request, write_key: str) -> Response:
+    """What analytics.js loads from its `cdnURL`: send everything to this server's /v1."""
+    info, _ = request.app.state.collector.key_info(write_key)
+    if info is None:
+        return _json(404, _unauthorised().body())
+    host = request.headers.get("host") or request.url.netloc
+    body = {
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": f"{host}/v1",
+                "protocol": request.url.scheme,
+            }
+        },
+        "plan": {"track": {"__default": {"enabled": True}}},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+    }
+    return _json(200, body)
 
 
 @router.options("/v1/{path:path}", include_in_schema=False)

@@ -47,11 +47,14 @@ async def export_events(
     os.close(fd)
     path = Path(name)
     start, end = _utc(from_), _utc(to)
-    await asyncio.to_thread(
+    rows = await asyncio.to_thread(
         export_to_file, writer.reader(), token.workspace_id, format, path, start, end
     )
     return StreamingResponse(
         _stream(path),
         media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="events.{format}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="events.{format}"',
+            "X-Haina-Rows": str(rows),
+        },
     )

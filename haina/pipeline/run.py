@@ -26,6 +26,7 @@ from haina.pipeline.useragent import parse_user_agent
 from haina.store.events.duckdb_store import Columns, empty_columns
 from haina.store.events.schema import EVENT_COLUMN_NAMES
 from haina.workspaces import WorkspaceSettings
+from haina.workspaces.keys import CLIENT_SIDE_KINDS
 
 _encode = msgspec.json.Encoder().encode
 
@@ -36,7 +37,7 @@ class IngestContext:
 
     workspace_id: str
     source_id: str
-    source_kind: str  # "web" sources get the connection's IP, never a client-supplied one
+    source_kind: str  # client-side (web, app) sources get the connection's IP, never a given one
     settings: WorkspaceSettings
     received_at_us: int
     client_ip: str | None = None
@@ -115,8 +116,10 @@ def _prepare(raw: Any, ctx: IngestContext) -> Message:
     derived = None
     if isinstance(raw, dict):
         c = raw.get("context")
-        if isinstance(c, dict) and isinstance(c.get("haina"), dict) and c["haina"].get(
-            "cookieless"
+        if (
+            isinstance(c, dict)
+            and isinstance(c.get("haina"), dict)
+            and c["haina"].get("cookieless")
         ):
             derived = _cookieless_id(ctx, _client_ip(c, ctx), _user_agent(c, ctx))
     return normalise(
@@ -136,19 +139,19 @@ def _cookieless_id(ctx: IngestContext, ip: str | None, ua: str | None) -> str:
 
 
 def _client_ip(context: dict[str, Any], ctx: IngestContext) -> str | None:
-    given = context.get("ip")
-    if ctx.source_kind != "web" and isinstance(given, str) and is_valid_ip(given):
-        return given
-    if ctx.source_kind == "web":
+    """The device's IP: the connection's for client-side sources; for server-side ones only
+    what the message says (the connection is the server's, not the person's)."""
+    if ctx.source_kind in CLIENT_SIDE_KINDS:
         return ctx.client_ip
-    return None
+    given = context.get("ip")
+    return given if isinstance(given, str) and is_valid_ip(given) else None
 
 
 def _user_agent(context: dict[str, Any], ctx: IngestContext) -> str | None:
     ua = context.get("userAgent")
     if isinstance(ua, str) and ua:
         return ua[:1000]
-    return ctx.header_user_agent if ctx.source_kind == "web" else None
+    return ctx.header_user_agent if ctx.source_kind in CLIENT_SIDE_KINDS else None
 
 
 _Hashable = str | int | float | bool | None

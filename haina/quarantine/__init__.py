@@ -1,5 +1,5 @@
 """The quarantine: messages that failed, kept with their raw payload and reason, replayable."""
 
-from haina.quarantine.service import QuarantineEntry, list_entries, replay, show_entry
+from haina.quarantine.service import QuarantineEntry, discard, list_entries, replay, show_entry
 
-__all__ = ["QuarantineEntry", "list_entries", "replay", "show_entry"]
+__all__ = ["QuarantineEntry", "discard", "list_entries", "replay", "show_entry"]

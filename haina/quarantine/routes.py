@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
 from haina.auth.deps import CurrentWorkspace
-from haina.quarantine.service import list_entries, replay, show_entry
+from haina.quarantine.service import discard, list_entries, replay, show_entry
 from haina.workspaces import NotFound
 
 router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/quarantine", tags=["quarantine"])
 async def list_quarantine(
     request: Request,
     token: CurrentWorkspace,
-    status: Annotated[str | None, Query(pattern="^(new|replayed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(new|replayed|discarded)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -57,3 +57,19 @@ async def replay_quarantine(
             404, {"code": "not_found", "field": "ids", "message": str(exc)}
         ) from exc
     return report.as_dict()
+
+
+@router.post("/discard", summary="Mark quarantined messages as discarded (never replayed)")
+async def discard_quarantine(
+    request: Request,
+    token: CurrentWorkspace,
+    ids: Annotated[list[str], Body(embed=True, min_length=1)],
+) -> dict[str, Any]:
+    state = request.app.state
+    try:
+        n = await discard(state.collector, state.writer.reader(), token.workspace_id, ids)
+    except NotFound as exc:
+        raise HTTPException(
+            404, {"code": "not_found", "field": "ids", "message": str(exc)}
+        ) from exc
+    return {"discarded": n}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -24,6 +24,7 @@ from haina.store.events.duckdb_store import WriteBatch, WriteResult
 from haina.workspaces import NotFound, source_info
 from haina.workspaces.plans import load_plan
 
+_EPOCH = datetime(1970, 1, 1)
 _FIELDS = (
     "id",
     "workspace_id",
@@ -173,10 +174,12 @@ async def _replay_one(
     except NotFound as exc:
         return None, {"code": "unknown_source", "field": "source_id", "reason": str(exc)}
     messages, batch_fields = _messages(entry, data)
+    # Replay as of the original arrival, so clock-skew correction gives the same event time.
     facts = RequestFacts(
         route_type=meta.get("route_type"),
         client_ip=meta.get("client_ip"),
         user_agent=meta.get("user_agent"),
+        received_at_us=(entry.received_at - _EPOCH) // timedelta(microseconds=1),
     )
     batch_fields = batch_fields or {
         "sentAt": meta.get("sent_at"),
@@ -195,3 +198,15 @@ async def _replay_one(
         return None, {"code": r.code, "field": r.field, "reason": r.reason, "index": r.index}
     batch = WriteBatch(events=result.rows, quarantine_status=[(entry.id, "replayed")])
     return await asyncio.wrap_future(collector.writer.submit(batch)), None
+
+
+async def discard(
+    collector: Collector, conn: duckdb.DuckDBPyConnection, workspace_id: str, ids: list[str]
+) -> int:
+    """Mark entries as discarded (kept for the record, never replayed); returns how many."""
+    entries = [show_entry(conn, workspace_id, i) for i in ids]
+    batch = WriteBatch(
+        quarantine_status=[(e.id, "discarded") for e in entries if e.status == "new"]
+    )
+    await asyncio.wrap_future(collector.writer.submit(batch))
+    return len(batch.quarantine_status)

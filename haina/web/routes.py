@@ -37,7 +37,6 @@ TEXT = {
         "intro": "Events sent to this server are committed to disk before they are "
         "acknowledged. Reports and the full dashboard arrive with the next release.",
         "workspaces": "Workspaces",
-        "name": "Name",
         "events": "Events stored",
         "newest": "Newest event received (UTC)",
         "none": "No workspace yet: run `haina workspace create NAME`.",
@@ -50,7 +49,6 @@ TEXT = {
         "intro": "发送到本服务器的事件在确认之前已写入磁盘。"
         "报表和完整的仪表盘将在下一个版本中提供。",
         "workspaces": "工作空间",
-        "name": "名称",
         "events": "已存储事件",
         "newest": "最新接收时间（UTC）",
         "none": "还没有工作空间：请运行 `haina workspace create 名称`。",
@@ -63,37 +61,28 @@ TEXT = {
 
 @router.get("/")
 async def home(request: Request, lang: str | None = None) -> HTMLResponse:
-    """A bilingual start page: workspaces, how fresh their data is, how to send events."""
+    """A bilingual start page: how much is stored, how fresh it is, how to send events."""
     if lang not in TEXT:
         accept = request.headers.get("accept-language", "")
         lang = "zh" if accept.lower().startswith("zh") else "en"
     state = request.app.state
-    counts = await asyncio.to_thread(_workspace_counts, state.writer.reader())
-    workspaces = [
-        {"name": w.name, "id": w.id, **counts.get(w.id, {"events": 0, "newest": None})}
-        for w in list_workspaces(state.meta)
-    ]
-    html = (
-        _templates()
-        .get_template("home.html")
-        .render(
-            t=TEXT[lang],
-            lang=lang,
-            workspaces=workspaces,
-            base_url=str(request.base_url).rstrip("/"),
-        )
+    # No login yet (that comes with roles): the page shows totals, never workspace names.
+    events, newest = await asyncio.to_thread(_totals, state.writer.reader())
+    template = _templates().get_template("home.html")
+    html = template.render(
+        t=TEXT[lang],
+        lang=lang,
+        workspaces=len(list_workspaces(state.meta)),
+        events=events,
+        newest=newest,
+        base_url=str(request.base_url).rstrip("/"),
     )
     return HTMLResponse(html)
 
 
-def _workspace_counts(conn: Any) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT workspace_id, count(*), max(received_at) FROM events GROUP BY ALL"
-    ).fetchall()
-    return {
-        w: {"events": n, "newest": t.isoformat(sep=" ", timespec="seconds") if t else None}
-        for w, n, t in rows
-    }
+def _totals(conn: Any) -> tuple[int, str | None]:
+    n, newest = conn.execute("SELECT count(*), max(received_at) FROM events").fetchone()
+    return int(n), newest.isoformat(sep=" ", timespec="seconds") if newest else None
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -13,15 +14,17 @@ def coverage(
     conn: duckdb.DuckDBPyConnection, workspace_id: str, plan_doc: dict[str, Any]
 ) -> dict[str, Any]:
     """Counts over the last 7 and 30 days (by receivedAt) against the plan document."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    since_7, since_30 = now - timedelta(days=7), now - timedelta(days=30)
     seen = conn.execute(
         """SELECT type, coalesce(event, name) AS e,
-                  count(*) FILTER (WHERE received_at >= now()::TIMESTAMP - INTERVAL 7 DAY),
+                  count(*) FILTER (WHERE received_at >= ?),
                   count(*), max(received_at)
            FROM events WHERE workspace_id = ? AND type IN ('track', 'page', 'screen')
-             AND received_at >= now()::TIMESTAMP - INTERVAL 30 DAY
+             AND received_at >= ?
              AND coalesce(event, name) IS NOT NULL
            GROUP BY ALL""",
-        [workspace_id],
+        [since_7, workspace_id, since_30],
     ).fetchall()
     seen_map = {(t, e): (c7, c30, last) for t, e, c7, c30, last in seen}
     planned = {(e["type"], e["event"]) for e in plan_doc["events"]}
@@ -40,9 +43,9 @@ def coverage(
              SELECT unnest(from_json(plan_violations, '[{"field":"VARCHAR","code":"VARCHAR"}]'))
                AS v FROM events
              WHERE workspace_id = ? AND plan_violations IS NOT NULL
-               AND received_at >= now()::TIMESTAMP - INTERVAL 30 DAY)
+               AND received_at >= ?)
            GROUP BY ALL ORDER BY n DESC""",
-        [workspace_id],
+        [workspace_id, since_30],
     ).fetchall()
     return {
         "planned_events": len(planned),

@@ -18,6 +18,14 @@ from sqlalchemy import select
 from haina.pipeline.sitesearch import DEFAULT_SEARCH_PARAMS
 from haina.store.meta import ApiToken, MetaStore, Source, Workspace, WriteKey
 
+# Client-side sources (browsers, apps) send from the person's device: their IP is the
+# connection's. Server-side ones (servers, imports) may say which IP an event came from.
+SOURCE_KINDS = ("web", "app", "server", "import")
+CLIENT_SIDE_KINDS = frozenset({"web", "app"})
+
+
+# Roles of API tokens; issue 5 gives each its permissions. Today every token reads its workspace.
+ROLES = ("owner", "admin", "analyst", "marketer", "sales", "privacy_officer")
 
 
 class NotFound(LookupError):
@@ -31,7 +39,6 @@ class WorkspaceSettings:
     anonymise_ip: bool = True
     site_search_params: tuple[str, ...] = DEFAULT_SEARCH_PARAMS
     own_hosts: tuple[str, ...] = ()
-    property_denylist: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -42,12 +49,11 @@ class WorkspaceSettings:
             if "site_search_params" in raw
             else DEFAULT_SEARCH_PARAMS,
             own_hosts=tuple(raw.get("own_hosts", ())),
-            property_denylist=tuple(raw.get("property_denylist", ())),
             extra={k: v for k, v in raw.items() if k not in _KNOWN},
         )
 
 
-_KNOWN = {"anonymise_ip", "site_search_params", "own_hosts", "property_denylist"}
+_KNOWN = {"anonymise_ip", "site_search_params", "own_hosts"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,14 @@ def create_source(
     """Create a source with one write key; return (source_id, write_key)."""
     if plan_mode not in ("allow", "flag", "quarantine"):
         raise ValueError("plan_mode must be allow, flag or quarantine")
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SOURCE_KINDS)}")
     with meta.session() as s:
+        taken = s.scalar(
+            select(Source).where(Source.workspace_id == workspace_id, Source.name == name)
+        )
+        if taken is not None:
+            raise ValueError(f"the workspace has a source named {name!r} already")
         src = Source(
             id=_id("src"), workspace_id=workspace_id, name=name, kind=kind, plan_mode=plan_mode
         )
@@ -121,6 +134,8 @@ def create_api_token(
     secret = secrets.token_urlsafe(32)
     prefix = secrets.token_hex(4)
     token = f"hk_{prefix}_{secret}"
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
     with meta.session() as s:
         s.add(
             ApiToken(
@@ -201,9 +216,18 @@ def workspace_settings(meta: MetaStore, workspace_id: str) -> WorkspaceSettings:
         return WorkspaceSettings.from_json(ws.settings or {})
 
 
-def write_keys_of(meta: MetaStore, workspace_id: str) -> list[WriteKey]:
+def write_keys_of(meta: MetaStore, workspace_id: str, kind: str | None = None) -> list[WriteKey]:
+    """The workspace's write keys, oldest first; only those of sources of `kind` if given."""
     with meta.session() as s:
-        return list(s.scalars(select(WriteKey).where(WriteKey.workspace_id == workspace_id)))
+        query = (
+            select(WriteKey)
+            .join(Source, Source.id == WriteKey.source_id)
+            .where(WriteKey.workspace_id == workspace_id)
+            .order_by(WriteKey.created_at)
+        )
+        if kind is not None:
+            query = query.where(Source.kind == kind)
+        return list(s.scalars(query))
 
 
 def source_info(meta: MetaStore, source_id: str) -> KeyInfo:
@@ -239,11 +263,16 @@ def source_by_name(meta: MetaStore, workspace_id: str, name: str, kind: str) -> 
     return source_info(meta, source_id)
 
 
+class SettingError(ValueError):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 SETTING_TYPES: dict[str, str] = {
     "anonymise_ip": "bool",
     "site_search_params": "list",
     "own_hosts": "list",
-    "property_denylist": "list",
 }
 
 
@@ -267,7 +296,12 @@ def parse_setting(name: str, value: Any) -> Any:
 
 def update_settings(meta: MetaStore, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Validate and apply setting changes; returns the workspace's settings as stored."""
-    parsed = {k: parse_setting(k, v) for k, v in changes.items()}
+    parsed = {}
+    for k, v in changes.items():
+        try:
+            parsed[k] = parse_setting(k, v)
+        except ValueError as exc:
+            raise SettingError(k, str(exc)) from exc
     with meta.session() as s:
         ws = s.get(Workspace, workspace_id)
         if ws is None:
@@ -283,5 +317,22 @@ def effective_settings(meta: MetaStore, workspace_id: str) -> dict[str, Any]:
         "anonymise_ip": st.anonymise_ip,
         "site_search_params": list(st.site_search_params),
         "own_hosts": list(st.own_hosts),
-        "property_denylist": list(st.property_denylist),
     }
+
+
+def revoke_api_token(meta: MetaStore, workspace_id: str, token_id: str) -> None:
+    with meta.session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None or row.workspace_id != workspace_id:
+            raise NotFound(f"no API token {token_id!r} in this workspace")
+        row.revoked_at = datetime.now(UTC)
+
+
+def api_tokens_of(meta: MetaStore, workspace_id: str) -> list[ApiToken]:
+    with meta.session() as s:
+        query = (
+            select(ApiToken)
+            .where(ApiToken.workspace_id == workspace_id)
+            .order_by(ApiToken.created_at)
+        )
+        return list(s.scalars(query))

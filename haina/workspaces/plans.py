@@ -42,6 +42,8 @@ def parse_plan(doc: Any) -> tuple[list[PlannedEvent], bool, dict[str, str]]:
             schema = property_schema(props)
         else:
             raise ValueError(f"events[{i}].properties must map names to specs")
+        if any(e.event_type == etype and e.event == item["event"] for e in events):
+            raise ValueError(f"events[{i}]: {etype} {item['event']!r} is listed twice")
         events.append(PlannedEvent(etype, item["event"], schema))
         descriptions[item["event"]] = str(item.get("description", ""))
     plan = TrackingPlan(events)  # validates every schema

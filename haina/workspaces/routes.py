@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 
 from haina.auth.deps import CurrentWorkspace
 from haina.workspaces.coverage import coverage
-from haina.workspaces.keys import effective_settings, update_settings
+from haina.workspaces.keys import SettingError, effective_settings, update_settings
 from haina.workspaces.plans import plan_document, save_plan
 
 router = APIRouter(prefix="/api/v1/tracking-plan", tags=["tracking plan"])
@@ -27,10 +27,9 @@ async def patch_settings(
 ) -> dict[str, Any]:
     try:
         update_settings(request.app.state.meta, token.workspace_id, changes)
-    except ValueError as exc:
+    except SettingError as exc:
         raise HTTPException(
-            422,
-            {"code": "invalid_setting", "field": next(iter(changes), None), "message": str(exc)},
+            422, {"code": "invalid_setting", "field": exc.name, "message": str(exc)}
         ) from exc
     return effective_settings(request.app.state.meta, token.workspace_id)
 

@@ -7,6 +7,7 @@ import gzip
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -254,3 +255,86 @@ def test_invalid_json_with_a_key_is_quarantined(live: LiveServer, ws: dict[str, 
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
     [entry] = live.quarantine(ws["api_token"])
     assert entry["code"] == "invalid_json" and entry["message_index"] is None
+
+
+def test_analytics_js_paths_and_settings(live: LiveServer, ws: dict[str, str]) -> None:
+    settings = httpx.get(f"{live.url}/v1/projects/{ws['write_key']}/settings")
+    assert settings.status_code == 200
+    seg = settings.json()["integrations"]["Segment.io"]
+    assert seg["apiKey"] == ws["write_key"] and seg["apiHost"].endswith("/v1")
+    assert httpx.get(live.url + "/v1/projects/wk_nope/settings").status_code == 404
+    # What analytics.js sends: text/plain, writeKey and sentAt inside the event.
+    event = {
+        "type": "track",
+        "event": "Clicked",
+        "anonymousId": "anon-js",
+        "writeKey": ws["write_key"],
+        "sentAt": iso(datetime.now(UTC)),
+        "_metadata": {"bundled": ["Segment.io"]},
+    }
+    r = httpx.post(
+        live.url + "/v1/t", content=json.dumps(event), headers={"Content-Type": "text/plain"}
+    )
+    assert r.status_code == 200, r.text
+    batch = {
+        "writeKey": ws["write_key"],
+        "sentAt": iso(datetime.now(UTC)),
+        "batch": [{"type": "page", "anonymousId": "anon-js", "name": "Home"}],
+    }
+    assert httpx.post(live.url + "/v1/b", content=json.dumps(batch)).status_code == 200
+    rows = live.events(ws["api_token"])
+    assert sorted(r["type"] for r in rows) == ["page", "track"]
+
+
+def test_api_errors_share_one_shape(live: LiveServer, ws: dict[str, str]) -> None:
+    auth = {"Authorization": f"Bearer {ws['api_token']}"}
+    missing = httpx.get(live.url + "/api/v1/nothing", headers=auth)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    wrong = httpx.get(live.url + "/v1/batch")
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    bad = httpx.get(live.url + "/api/v1/quarantine", params={"limit": 0}, headers=auth)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "limit"
+    setting = httpx.patch(
+        live.url + "/api/v1/settings",
+        headers=auth,
+        json={"own_hosts": ["a.cn"], "anonymise_ip": "maybe"},
+    )
+    assert setting.status_code == 422 and setting.json()["error"]["field"] == "anonymise_ip"
+    health = httpx.get(live.url + "/healthz").json()
+    assert health["ok"] is True and health["store"] == "ok"
+
+
+def test_x_forwarded_for_is_trusted_only_from_listed_proxies(tmp_path: Path) -> None:
+    from haina.config import Settings
+    from haina.testing import free_port, live_server
+
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        port=free_port(),
+        trusted_proxies=["127.0.0.0/8"],
+        write_key_cache_seconds=0,
+    )
+    with live_server(settings) as server:
+        ws = server.workspace("proxy")
+        headers = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7, 127.0.0.5"}
+        httpx.post(
+            server.url + "/v1/page",
+            json={"anonymousId": "a"},
+            headers=headers,
+            auth=(ws["write_key"], ""),
+        )
+        [row] = server.events(ws["api_token"])
+    assert row["ip"] == "198.51.100.0"  # right-most untrusted hop, anonymised
+
+
+def test_discarded_entries_are_never_replayed(live: LiveServer, ws: dict[str, str]) -> None:
+    httpx.post(live.url + "/v1/track", json={"userId": "u"}, auth=(ws["write_key"], ""))
+    [entry] = live.quarantine(ws["api_token"])
+    auth = {"Authorization": f"Bearer {ws['api_token']}"}
+    r = httpx.post(
+        live.url + "/api/v1/quarantine/discard", json={"ids": [entry["id"]]}, headers=auth
+    )
+    assert r.json() == {"discarded": 1}
+    replay = httpx.post(live.url + "/api/v1/quarantine/replay", json={}, headers=auth).json()
+    assert replay["replayed"] == 0 and replay["still_failing"] == []
+    assert live.quarantine(ws["api_token"])[0]["status"] == "discarded"

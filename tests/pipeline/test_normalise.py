@@ -148,10 +148,14 @@ def test_route_type_fills_a_missing_type_and_refuses_another() -> None:
     assert info.value.code == "type_mismatch"
 
 
-@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1)),
-       st.sampled_from(["Z", "+00:00"]), st.integers(0, 6))
-def test_fast_utc_path_agrees_with_the_general_parser(dt: datetime, suffix: str, digits: int
-                                                      ) -> None:
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1)),
+    st.sampled_from(["Z", "+00:00"]),
+    st.integers(0, 6),
+)
+def test_fast_utc_path_agrees_with_the_general_parser(
+    dt: datetime, suffix: str, digits: int
+) -> None:
     from haina.pipeline.normalise import _parse_general
 
     text = dt.strftime("%Y-%m-%dT%H:%M:%S")

@@ -16,8 +16,13 @@ NOW_US = time.time_ns() // 1000
 
 
 def batch(ids: list[str], ws: str = "w1") -> WriteBatch:
-    ctx = IngestContext(workspace_id=ws, source_id="s", source_kind="server",
-                        settings=WorkspaceSettings(), received_at_us=NOW_US)
+    ctx = IngestContext(
+        workspace_id=ws,
+        source_id="s",
+        source_kind="server",
+        settings=WorkspaceSettings(),
+        received_at_us=NOW_US,
+    )
     msgs = [{"type": "track", "event": "E", "userId": "u", "messageId": m} for m in ids]
     return WriteBatch(events=process(msgs, ctx).rows)
 
@@ -42,10 +47,12 @@ def test_the_dedup_window_holds_seven_days_then_is_pruned(tmp_path: Path) -> Non
     w = GroupCommitWriter(path, dedup_days=7)
     w.write(batch(["old", "recent"]))
     conn = w.reader()
-    conn.execute("UPDATE dedup SET received_at = received_at - INTERVAL 9 DAY "
-                 "WHERE message_id = 'old'")
-    conn.execute("UPDATE dedup SET received_at = received_at - INTERVAL 7 DAY "
-                 "WHERE message_id = 'recent'")
+    conn.execute(
+        "UPDATE dedup SET received_at = received_at - INTERVAL 9 DAY WHERE message_id = 'old'"
+    )
+    conn.execute(
+        "UPDATE dedup SET received_at = received_at - INTERVAL 7 DAY WHERE message_id = 'recent'"
+    )
     w._last_prune = float("-inf")  # the writer prunes at most hourly; prune on the next commit
     w.write(batch(["x"]))
     left = {r[0] for r in w.reader().execute("SELECT message_id FROM dedup").fetchall()}
@@ -75,3 +82,13 @@ def test_concurrent_requests_share_commits_and_lose_nothing(tmp_path: Path) -> N
     conn = duckdb.connect(str(tmp_path / "events.duckdb"), read_only=True)
     assert conn.execute("SELECT count(DISTINCT message_id) FROM events").fetchone() == (1600,)
     conn.close()
+
+
+def test_a_key_shared_by_two_requests_in_one_commit_counts_once() -> None:
+    from haina.store.events.duckdb_store import results_for
+
+    a, b = batch(["k1", "k2"]), batch(["k2", "k3", "k3"])
+    fresh = {("w1", "k1"), ("w1", "k2"), ("w1", "k3")}
+    ra, rb = results_for([a, b], fresh)
+    assert (ra.stored, ra.duplicates) == (2, 0)
+    assert (rb.stored, rb.duplicates, rb.duplicate_ids) == (1, 2, {"k2", "k3"})

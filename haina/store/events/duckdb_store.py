@@ -127,57 +127,86 @@ def _merge(batches: list[WriteBatch]) -> WriteBatch:
     return out
 
 
-def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> WriteResult:
-    """Write one batch in one transaction; duplicates (workspace, messageId) are skipped."""
-    n = batch.event_count
-    dup_ids: set[str] = set()
+Key = tuple[str, str]  # (workspace_id, message_id)
+
+
+def _first_occurrences(cols: Columns) -> Columns:
+    """Drop repeats of a (workspace, messageId) inside one batch; the first one wins."""
+    keys = list(zip(cols["workspace_id"], cols["message_id"], strict=True))
+    if len(set(keys)) == len(keys):
+        return cols
+    seen: set[Key] = set()
+    keep = []
+    for i, k in enumerate(keys):
+        if k not in seen:
+            seen.add(k)
+            keep.append(i)
+    return {c: [values[i] for i in keep] for c, values in cols.items()}
+
+
+def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
+    """Write one batch in one transaction; returns the (workspace, messageId) keys stored.
+
+    Events whose key was stored before (within the dedup window) are skipped.
+    """
+    events = _first_occurrences(batch.events)
+    n = len(events["message_id"])
+    fresh: set[Key] = set()
     conn.execute("BEGIN TRANSACTION")
     try:
-        stored = 0
         if n:
-            incoming = events_table(batch.events)
-            conn.register("incoming", incoming)
+            conn.register("incoming", events_table(events))
             try:
-                fresh = conn.execute(
-                    "INSERT INTO dedup SELECT DISTINCT ON (workspace_id, message_id) "
-                    "workspace_id, message_id, received_at FROM incoming "
-                    "ON CONFLICT DO NOTHING RETURNING workspace_id, message_id"
-                ).fetchall()
-                stored = len(fresh)
-                if stored == n:
-                    conn.execute("INSERT INTO events SELECT * FROM incoming")
-                elif stored:
-                    conn.register(
-                        "fresh", pa.table({"w": [r[0] for r in fresh], "m": [r[1] for r in fresh]})
-                    )
-                    # first occurrence within the batch wins
+                fresh = set(
                     conn.execute(
-                        "INSERT INTO events SELECT * EXCLUDE (rn) FROM ("
-                        " SELECT i.*, row_number() OVER (PARTITION BY i.workspace_id,"
-                        " i.message_id) AS rn FROM incoming i SEMI JOIN fresh f"
-                        " ON i.workspace_id = f.w AND i.message_id = f.m) WHERE rn = 1"
+                        "INSERT INTO dedup SELECT workspace_id, message_id, received_at "
+                        "FROM incoming ON CONFLICT DO NOTHING RETURNING workspace_id, message_id"
+                    ).fetchall()
+                )
+                if len(fresh) == n:
+                    conn.execute("INSERT INTO events SELECT * FROM incoming")
+                elif fresh:
+                    w, m = zip(*fresh, strict=True)
+                    conn.register("fresh", pa.table({"w": list(w), "m": list(m)}))
+                    conn.execute(
+                        "INSERT INTO events SELECT i.* FROM incoming i SEMI JOIN fresh f"
+                        " ON i.workspace_id = f.w AND i.message_id = f.m"
                     )
                     conn.unregister("fresh")
-                if stored != n:
-                    fresh_set = {r[1] for r in fresh}
-                    dup_ids = {m for m in batch.events["message_id"] if m not in fresh_set}
             finally:
                 conn.unregister("incoming")
         if batch.quarantine:
             conn.register("q_incoming", quarantine_table(batch.quarantine))
             conn.execute("INSERT INTO quarantine SELECT * FROM q_incoming")
             conn.unregister("q_incoming")
+        now = datetime.now(UTC).replace(tzinfo=None)
         for qid, status in batch.quarantine_status:
             conn.execute(
-                "UPDATE quarantine SET status = ?, replayed_at = now()::TIMESTAMP WHERE id = ?",
-                [status, qid],
+                "UPDATE quarantine SET status = ?, replayed_at = ? WHERE id = ?", [status, now, qid]
             )
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             conn.execute("ROLLBACK")
         raise
-    return WriteResult(stored, n - stored, len(batch.quarantine), frozenset(dup_ids))
+    return fresh
+
+
+def results_for(batches: list[WriteBatch], fresh: set[Key]) -> list[WriteResult]:
+    """What each request of a shared commit stored; a key counts for its first request."""
+    claimed: set[Key] = set()
+    out = []
+    for b in batches:
+        stored = 0
+        dups: set[str] = set()
+        for k in zip(b.events["workspace_id"], b.events["message_id"], strict=True):
+            if k in fresh and k not in claimed:
+                claimed.add(k)
+                stored += 1
+            else:
+                dups.add(k[1])
+        out.append(WriteResult(stored, b.event_count - stored, len(b.quarantine), frozenset(dups)))
+    return out
 
 
 @dataclass(slots=True)
@@ -254,8 +283,8 @@ class GroupCommitWriter:
             if first is None:
                 return
             jobs, stop = self._take(first)
-            self._commit_jobs(jobs)
             self._maybe_prune()
+            self._commit_jobs(jobs)
             if stop:
                 return
 
@@ -265,8 +294,8 @@ class GroupCommitWriter:
                 self._conn = open_duckdb(self.path)
                 with self._read_lock:
                     self._read_root = self._conn.cursor()
-            merged = _merge([j.batch for j in jobs])
-            result = commit(self._conn, merged)
+            batches = [j.batch for j in jobs]
+            fresh = commit(self._conn, _merge(batches))
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
             log.error("commit failed, answering 503: %s", exc)
             self._reset_connection()
@@ -274,16 +303,8 @@ class GroupCommitWriter:
             for j in jobs:
                 j.future.set_exception(err)
             return
-        if len(jobs) == 1:
-            jobs[0].future.set_result(result)
-            return
-        for j in jobs:
-            ids = j.batch.events["message_id"]
-            dups = frozenset(m for m in ids if m in result.duplicate_ids)
-            # Within a shared commit, a duplicate across two requests counts for the later one.
-            j.future.set_result(
-                WriteResult(len(ids) - len(dups), len(dups), len(j.batch.quarantine), dups)
-            )
+        for job, result in zip(jobs, results_for(batches, fresh), strict=True):
+            job.future.set_result(result)
 
     def _reset_connection(self) -> None:
         if self._conn is None:
