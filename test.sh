@@ -13,4 +13,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "no
     echo "chromium missing and not root: browser tests will be skipped (they fail when CI=true)"
   fi
 fi
+# Third-party browser SDKs that the end-to-end tests drive (from the npm registry).
+clients=tests/e2e/clients
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d "$clients/node_modules" ] || [ "$clients/package-lock.json" -nt "$clients/node_modules" ]; then
+    npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null &&
+      touch "$clients/node_modules" || echo "npm ci failed: the analytics.js test will say why"
+  fi
+else
+  echo "npm missing: the analytics.js test will be skipped (it fails when CI=true)"
+fi
 exec .venv/bin/python -m pytest "$@"
