@@ -312,16 +312,15 @@ def fill_demo(
     end: datetime | None = None,
 ) -> int:
     """Generate the demo data set into a workspace (through the server when one runs)."""
+    import time
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from haina.collect.service import RequestFacts
     from haina.demo import estimate_events, generate
-    from haina.pipeline.run import process
-    from haina.store.events.duckdb_store import WriteBatch
+    from haina.demo.load import DemoRun, DemoTarget, fill
     from haina.workspaces import source_by_name
 
-    total = estimate_events(users, days, kind=kind)  # type: ignore[arg-type]
-    stored = 0
+    run = DemoRun(users, days, seed, kind, end)  # type: ignore[arg-type]
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
@@ -329,19 +328,13 @@ def fill_demo(
         TimeRemainingColumn(),
     )
     server = running_server(settings)
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("demo events", total=total)
-        batches = generate(
-            users,
-            days,
-            seed=seed,
-            kind=kind,  # type: ignore[arg-type]
-            end=end,
-            batch_size=2000,
-        )
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("demo events", total=estimate_events(users, days, run.kind))
         if server is not None:
+            stored = 0
+            batches = generate(users, days, seed=seed, kind=run.kind, end=end, batch_size=2000)
             for batch in batches:
-                items = [(i, m) for i, m in enumerate(batch)]
+                items = list(enumerate(batch))
                 r = _server_json(
                     server,
                     "POST",
@@ -353,22 +346,20 @@ def fill_demo(
                 progress.advance(task, len(batch))
             return stored
         with local_collector(settings) as c:
-            info = source_by_name(c.meta, workspace_id, "demo", "server")
-            ctx = c.context_for(info, None, RequestFacts(None, None, None), None)
-            pending = WriteBatch()
-            futures = []
-            for batch in batches:
-                result = process(batch, ctx)
-                for col, values in result.rows.items():
-                    pending.events[col].extend(values)
-                progress.advance(task, len(batch))
-                if pending.event_count >= 50_000:
-                    futures.append(c.writer.submit(pending))
-                    pending = WriteBatch()
-            futures.append(c.writer.submit(pending))
-            stored = sum(f.result().stored for f in futures)
-        progress.update(task, total=progress.tasks[0].completed)
-    return stored
+            info = source_by_name(c.meta, workspace_id, "demo", "import")
+            target = DemoTarget(
+                info.workspace_id,
+                info.source_id,
+                info.source_kind,
+                info.settings,
+                time.time_ns() // 1000,
+                settings.geoip_path,
+            )
+            report = fill(c.writer, target, run, lambda n: progress.advance(task, n))
+        progress.update(task, total=report.generated, completed=report.generated)
+    if report.rejected:
+        err.print(f"[yellow]{report.rejected} generated messages were rejected[/yellow]")
+    return report.stored
 
 
 @app.command()

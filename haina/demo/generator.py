@@ -116,6 +116,7 @@ def generate(
     end: datetime | None = None,
     kind: Kind = "shop",
     batch_size: int = 1000,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[list[Message]]:
     """Yield batches of Segment messages from `users` visitors over the `days` before `end`.
 
@@ -123,9 +124,15 @@ def generate(
     come together; batches hold exactly `batch_size` messages except the last. Equal arguments
     give byte-identical output; message ids are unique within a run and differ between runs
     with different arguments, so re-ingesting the same run is deduplicated.
+
+    `shard=(k, n)` yields only the visitors whose index is k modulo n. Every visitor has its
+    own random stream and id range, so the n shards together are exactly the whole run and can
+    be generated in parallel processes.
     """
     if users < 0 or days < 1 or batch_size < 1:
         raise ValueError("users must be >= 0, days >= 1 and batch_size >= 1")
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError("shard must be (k, n) with 0 <= k < n")
     if kind not in _STORIES:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if end is None:
@@ -134,7 +141,7 @@ def generate(
         end = end.replace(tzinfo=UTC)
     end_ms = (end - _EPOCH) // timedelta(milliseconds=1)
     run = _Run(_STORIES[kind], kind, seed, users, days, end_ms)
-    return _batches(run, users, batch_size)
+    return _batches(run, range(shard[0], users, shard[1]), batch_size)
 
 
 def estimate_events(users: int, days: int, kind: Kind = "shop") -> int:
@@ -154,9 +161,9 @@ def _messages_per_visitor(days: int, kind: Kind) -> float:
     return sum(len(batch) for batch in batches) / _ESTIMATE_SAMPLE
 
 
-def _batches(run: _Run, users: int, batch_size: int) -> Iterator[list[Message]]:
+def _batches(run: _Run, visitors: range, batch_size: int) -> Iterator[list[Message]]:
     buffer: list[Message] = []
-    for index in range(users):
+    for index in visitors:
         buffer += run.visitor(index)
         while len(buffer) >= batch_size:
             yield buffer[:batch_size]
@@ -176,13 +183,16 @@ class _Run:
         self.end = end
         self.start = end - days * 86_400_000
         self.wire = Wire(f"{kind}/{seed}/{users}/{days}/{end}")
-        self.rng = random.Random(f"haina-demo/{kind}/{seed}")
+        self.seed = f"haina-demo/{kind}/{seed}"
+        self.rng = random.Random(self.seed)
         self.calendar = Calendar(self.rng, self.start, end, story.hours, story.weekend)
         self.companies = max(10, users // 5)
 
     def visitor(self, index: int) -> list[Message]:
         """All messages of one visitor, in time order."""
         rng = self.rng
+        rng.seed(f"{self.seed}/{index}")  # each visitor its own stream: shards are independent
+        self.wire.begin_visitor(index)
         if rng.random() < CRAWLER_SHARE:
             return self.crawler()
         story = self.story

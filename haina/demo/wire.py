@@ -92,6 +92,10 @@ def web_context(
     return context
 
 
+# Ids per visitor: far more than any visitor sends (a few hundred at most).
+VISITOR_ID_RANGE = 100_000
+
+
 class Wire:
     """Formats messages for one run; ids are unique within the run and derived from `run_key`.
 
@@ -114,6 +118,10 @@ class Wire:
     @property
     def count(self) -> int:
         return self._messages
+
+    def begin_visitor(self, index: int) -> None:
+        """Give visitor `index` its own id range, so ids do not depend on other visitors."""
+        self._messages = self._pageviews = index * VISITOR_ID_RANGE
 
     def timestamp(self, ms: int) -> str:
         """Epoch milliseconds → `YYYY-MM-DDTHH:MM:SS.mmmZ`."""

@@ -391,3 +391,16 @@ def test_b2b_story_has_leads_and_sales_follow_up(b2b: list[Message]) -> None:
 def test_estimate_is_within_a_fifth(kind: Any, users: int, days: int) -> None:
     actual = sum(len(batch) for batch in generate(users, days, seed=3, end=END, kind=kind))
     assert abs(estimate_events(users, days, kind) - actual) <= 0.2 * actual
+
+
+@pytest.mark.parametrize("kind", ["shop", "b2b"])
+def test_shards_together_are_exactly_the_whole_run(kind: str) -> None:
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    whole = [m for b in generate(300, 14, end=end, kind=kind) for m in b]  # type: ignore[arg-type]
+    parts = [m for k in range(3) for b in generate(300, 14, end=end, kind=kind,  # type: ignore[arg-type]
+                                                   shard=(k, 3)) for m in b]
+    key = lambda m: m["messageId"]  # noqa: E731
+    assert sorted(whole, key=key) == sorted(parts, key=key)
+    assert len({m["messageId"] for m in whole}) == len(whole)
+    with pytest.raises(ValueError, match="shard"):
+        generate(10, 1, shard=(3, 3))

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,10 +56,19 @@ class WriteBatch:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     # (quarantine id, new status) applied in the same transaction, e.g. after a replay
     quarantine_status: list[tuple[str, str]] = field(default_factory=list)
+    # Event rows already in Arrow form (EVENT_ARROW_SCHEMA), e.g. built in another process.
+    # Unlike `events`, their (workspace, messageId) keys must be unique within the batch.
+    tables: list[pa.Table] = field(default_factory=list)
 
     @property
     def event_count(self) -> int:
-        return len(self.events["message_id"])
+        return len(self.events["message_id"]) + sum(int(t.num_rows) for t in self.tables)
+
+    def keys(self) -> Iterator[tuple[str, str]]:
+        yield from zip(self.events["workspace_id"], self.events["message_id"], strict=True)
+        for t in self.tables:
+            yield from zip(t["workspace_id"].to_pylist(), t["message_id"].to_pylist(),
+                           strict=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,11 @@ class WriteResult:
     quarantined: int
     # message ids (per row of the batch) that were duplicates of earlier messages
     duplicate_ids: frozenset[str] = frozenset()
+
+
+CHECKPOINT_THRESHOLD = "256MB"
+IDLE_CHECKPOINT_SECONDS = 5.0
+IDLE_CHECKPOINT_WAL_BYTES = 16 << 20
 
 
 def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -87,6 +101,9 @@ def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
     if not read_only:
         for stmt in ddl():
             conn.execute(stmt)
+        # DuckDB checkpoints every 16 MB of WAL by default: for an append-heavy store that is
+        # a compression pass every few thousand events. The writer checkpoints when idle.
+        conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     return conn
 
 
@@ -124,6 +141,7 @@ def _merge(batches: list[WriteBatch]) -> WriteBatch:
             out.events[c].extend(values)
         out.quarantine.extend(b.quarantine)
         out.quarantine_status.extend(b.quarantine_status)
+        out.tables.extend(b.tables)
     return out
 
 
@@ -150,12 +168,14 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
     Events whose key was stored before (within the dedup window) are skipped.
     """
     events = _first_occurrences(batch.events)
-    n = len(events["message_id"])
+    tables = [events_table(events)] if events["message_id"] else []
+    tables += [t for t in batch.tables if t.num_rows]
+    n = sum(int(t.num_rows) for t in tables)
     fresh: set[Key] = set()
     conn.execute("BEGIN TRANSACTION")
     try:
         if n:
-            conn.register("incoming", events_table(events))
+            conn.register("incoming", tables[0] if len(tables) == 1 else pa.concat_tables(tables))
             try:
                 fresh = set(
                     conn.execute(
@@ -199,7 +219,7 @@ def results_for(batches: list[WriteBatch], fresh: set[Key]) -> list[WriteResult]
     for b in batches:
         stored = 0
         dups: set[str] = set()
-        for k in zip(b.events["workspace_id"], b.events["message_id"], strict=True):
+        for k in b.keys():
             if k in fresh and k not in claimed:
                 claimed.add(k)
                 stored += 1
@@ -279,7 +299,11 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=IDLE_CHECKPOINT_SECONDS)
+            except queue.Empty:
+                self._idle_checkpoint()
+                continue
             if first is None:
                 return
             jobs, stop = self._take(first)
@@ -305,6 +329,15 @@ class GroupCommitWriter:
             return
         for job, result in zip(jobs, results_for(batches, fresh), strict=True):
             job.future.set_result(result)
+
+    def _idle_checkpoint(self) -> None:
+        """Fold the WAL into the file while nothing is waiting, so restarts replay little."""
+        wal = self.path.with_name(self.path.name + ".wal")
+        try:
+            if self._conn is not None and wal.stat().st_size > IDLE_CHECKPOINT_WAL_BYTES:
+                self._conn.execute("CHECKPOINT")
+        except (OSError, duckdb.Error):
+            log.warning("idle checkpoint skipped", exc_info=True)
 
     def _reset_connection(self) -> None:
         if self._conn is None:
