@@ -64,7 +64,7 @@ class WriteBatch:
     def event_count(self) -> int:
         return len(self.events["message_id"]) + sum(int(t.num_rows) for t in self.tables)
 
-    def keys(self) -> Iterator[tuple[str, str]]:
+    def event_keys(self) -> Iterator[tuple[str, str]]:
         yield from zip(self.events["workspace_id"], self.events["message_id"], strict=True)
         for t in self.tables:
             yield from zip(t["workspace_id"].to_pylist(), t["message_id"].to_pylist(),
@@ -219,7 +219,7 @@ def results_for(batches: list[WriteBatch], fresh: set[Key]) -> list[WriteResult]
     for b in batches:
         stored = 0
         dups: set[str] = set()
-        for k in b.keys():
+        for k in b.event_keys():
             if k in fresh and k not in claimed:
                 claimed.add(k)
                 stored += 1
