@@ -28,7 +28,7 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(plan_app, name="plan")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,
@@ -40,7 +40,15 @@ WorkspaceOpt = Annotated[str, typer.Option("--workspace", "-w", help="workspace 
 
 
 def settings_for(data_dir: Path | None, **kw: Any) -> Settings:
-    s = Settings(**kw)
+    from pydantic import ValidationError
+
+    try:
+        s = Settings(**kw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"][:1])
+        fail(f"invalid setting HAINA_{name.upper()}: {first['msg']}")
+        raise
     if data_dir is not None:
         s.data_dir = data_dir
     return s
@@ -118,6 +126,8 @@ def run_server(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=30,
+        # Haina reads X-Forwarded-For itself, from `trusted_proxies` only.
+        proxy_headers=False,
     )
 
 

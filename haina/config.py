@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +33,17 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is trusted to give the client IP.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     write_key_cache_seconds: float = 5.0
-    log_level: str = "warning"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "warning"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+        return value
 
     @property
     def events_path(self) -> Path:

@@ -214,3 +214,12 @@ def test_serve_refuses_in_one_line_when_the_file_is_held(tmp_path: Path) -> None
     finally:
         holder.kill()
         holder.communicate()
+
+
+def test_bad_configuration_is_refused_in_one_line(tmp_path: Path) -> None:
+    for env, name in [({"HAINA_LOG_LEVEL": "loud"}, "HAINA_LOG_LEVEL"),
+                      ({"HAINA_TRUSTED_PROXIES": '["10.0.0.0/8", "nope"]'},
+                       "HAINA_TRUSTED_PROXIES")]:
+        p = run_cli(tmp_path, "workspace", "list", check=False, env=env)
+        assert p.returncode == 1 and f"invalid setting {name}" in p.stderr, p.stderr
+        assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1

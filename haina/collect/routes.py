@@ -22,7 +22,10 @@ from haina.store.events.duckdb_store import StoreUnavailable
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding, X-Write-Key",
+    # X-Retry-Count: analytics.js adds it on retries; without it the browser blocks the retry.
+    "Access-Control-Allow-Headers": (
+        "Authorization, Content-Type, Content-Encoding, X-Write-Key, X-Retry-Count"
+    ),
     "Access-Control-Max-Age": "86400",
     "Access-Control-Expose-Headers": "Retry-After",
 }

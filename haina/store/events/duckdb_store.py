@@ -201,8 +201,9 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
             conn.unregister("q_incoming")
         now = datetime.now(UTC).replace(tzinfo=None)
         for qid, status in batch.quarantine_status:
+            when = now if status == "replayed" else None
             conn.execute(
-                "UPDATE quarantine SET status = ?, replayed_at = ? WHERE id = ?", [status, now, qid]
+                "UPDATE quarantine SET status = ?, replayed_at = ? WHERE id = ?", [status, when, qid]
             )
         conn.execute("COMMIT")
     except BaseException:
