@@ -67,8 +67,7 @@ class WriteBatch:
     def event_keys(self) -> Iterator[tuple[str, str]]:
         yield from zip(self.events["workspace_id"], self.events["message_id"], strict=True)
         for t in self.tables:
-            yield from zip(t["workspace_id"].to_pylist(), t["message_id"].to_pylist(),
-                           strict=True)
+            yield from zip(t["workspace_id"].to_pylist(), t["message_id"].to_pylist(), strict=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +202,8 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
         for qid, status in batch.quarantine_status:
             when = now if status == "replayed" else None
             conn.execute(
-                "UPDATE quarantine SET status = ?, replayed_at = ? WHERE id = ?", [status, when, qid]
+                "UPDATE quarantine SET status = ?, replayed_at = ? WHERE id = ?",
+                [status, when, qid],
             )
         conn.execute("COMMIT")
     except BaseException:
