@@ -27,7 +27,7 @@ plan_app = typer.Typer(help="The tracking plan (埋点方案).", no_args_is_help
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(plan_app, name="plan")
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[

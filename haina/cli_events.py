@@ -402,7 +402,7 @@ def up(
     data_dir: DataDir = None,
     host: HostOpt = None,
     port: PortOpt = None,
-    users: Annotated[int, typer.Option(help="demo visitors, first start only")] = 3000,
+    users: Annotated[int, typer.Option(help="demo visitors, first start only")] = 10000,
     days: Annotated[int, typer.Option(help="demo days, first start only")] = 30,
 ) -> None:
     """Start Haina with a demo workspace (filled on first start) and print how to use it."""

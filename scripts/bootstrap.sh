@@ -16,9 +16,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.haina-installed-${extras:-base}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  # (Some machines' pip configuration names local indexes that do not exist; drop that noise.)
+  quiet() { "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+  quiet .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   spec="."
   [ -n "$extras" ] && spec=".[$extras]"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+  quiet .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
   touch "$stamp"
 fi

@@ -335,10 +335,15 @@ class GroupCommitWriter:
         """Fold the WAL into the file while nothing is waiting, so restarts replay little."""
         wal = self.path.with_name(self.path.name + ".wal")
         try:
-            if self._conn is not None and wal.stat().st_size > IDLE_CHECKPOINT_WAL_BYTES:
-                self._conn.execute("CHECKPOINT")
-        except (OSError, duckdb.Error):
-            log.warning("idle checkpoint skipped", exc_info=True)
+            size = wal.stat().st_size
+        except FileNotFoundError:
+            return  # nothing written since the last checkpoint
+        if self._conn is None or size <= IDLE_CHECKPOINT_WAL_BYTES:
+            return
+        try:
+            self._conn.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            log.warning("idle checkpoint skipped: %s", exc)
 
     def _reset_connection(self) -> None:
         if self._conn is None:
