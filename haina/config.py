@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Bodies larger than this are refused without being read to the end or quarantined.
     max_body_bytes: int = 8 * 1024 * 1024
     dedup_days: int = Field(default=7, ge=7)
+    # DuckDB's memory limit for the event store ("512MB", "2GB"); queries spill past it.
+    duckdb_memory_limit: str = Field(default="512MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]?i?B$")
     # Group commit: the writer commits whatever has queued, up to this many rows at once.
     commit_max_rows: int = 50_000
     # Proxies whose X-Forwarded-For is trusted to give the client IP.

@@ -74,7 +74,10 @@ def local_collector(settings: Settings) -> Iterator[Collector]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     meta = MetaStore(settings.resolved_metadata_url)
     writer = GroupCommitWriter(
-        settings.events_path, max_rows=settings.commit_max_rows, dedup_days=settings.dedup_days
+        settings.events_path,
+        max_rows=settings.commit_max_rows,
+        dedup_days=settings.dedup_days,
+        memory_limit=settings.duckdb_memory_limit,
     )
     try:
         yield Collector(

@@ -79,12 +79,15 @@ class WriteResult:
     duplicate_ids: frozenset[str] = frozenset()
 
 
-CHECKPOINT_THRESHOLD = "256MB"
+# 256 MB cost ~500 MB more RSS and 2-3 s stalls under sustained load (docs/benchmarks.md).
+CHECKPOINT_THRESHOLD = "32MB"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_WAL_BYTES = 16 << 20
 
 
-def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def open_duckdb(
+    path: Path, *, read_only: bool = False, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open (and create) the event file, with a clear error when another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -103,6 +106,9 @@ def open_duckdb(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnec
         # DuckDB checkpoints every 16 MB of WAL by default: for an append-heavy store that is
         # a compression pass every few thousand events. The writer checkpoints when idle.
         conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    if memory_limit:
+        # DuckDB's default is 80% of RAM; big queries spill to disk past the limit.
+        conn.execute(f"SET memory_limit = '{memory_limit}'")
     return conn
 
 
@@ -239,12 +245,20 @@ class _Job:
 class GroupCommitWriter:
     """One thread owns the writing connection; requests share its transactions."""
 
-    def __init__(self, path: Path, *, max_rows: int = 50_000, dedup_days: int = 7) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_rows: int = 50_000,
+        dedup_days: int = 7,
+        memory_limit: str | None = None,
+    ) -> None:
         self.path = path
         self.max_rows = max_rows
         self.dedup_days = dedup_days
         self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path)
+        self.memory_limit = memory_limit
+        self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path, memory_limit=memory_limit)
         self._read_root = self._conn.cursor()
         self._read_lock = threading.Lock()
         self._last_prune = float("-inf")  # prune on the first commit, then hourly
@@ -316,7 +330,7 @@ class GroupCommitWriter:
     def _commit_jobs(self, jobs: list[_Job]) -> None:
         try:
             if self._conn is None:
-                self._conn = open_duckdb(self.path)
+                self._conn = open_duckdb(self.path, memory_limit=self.memory_limit)
                 with self._read_lock:
                     self._read_root = self._conn.cursor()
             batches = [j.batch for j in jobs]
