@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_rows=settings.commit_max_rows,
             dedup_days=settings.dedup_days,
             memory_limit=settings.duckdb_memory_limit,
+            checkpoint_threshold=settings.duckdb_checkpoint_threshold,
         )
         secret = load_secret(settings.data_dir)
         app.state.meta = meta

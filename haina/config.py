@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_SIZE = r"^\d+(\.\d+)?\s*[KMGT]?i?B$"
+
 
 class Settings(BaseSettings):
     """Process-wide settings. Per-workspace settings live in the metadata store."""
@@ -29,7 +31,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 8 * 1024 * 1024
     dedup_days: int = Field(default=7, ge=7)
     # DuckDB's memory limit for the event store ("512MB", "2GB"); queries spill past it.
-    duckdb_memory_limit: str = Field(default="512MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]?i?B$")
+    duckdb_memory_limit: str = Field(default="512MB", pattern=_SIZE)
+    # WAL size at which DuckDB checkpoints inside a commit (that commit's requests wait).
+    duckdb_checkpoint_threshold: str = Field(default="128MB", pattern=_SIZE)
     # Group commit: the writer commits whatever has queued, up to this many rows at once.
     commit_max_rows: int = 50_000
     # Proxies whose X-Forwarded-For is trusted to give the client IP.

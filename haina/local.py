@@ -78,6 +78,7 @@ def local_collector(settings: Settings) -> Iterator[Collector]:
         max_rows=settings.commit_max_rows,
         dedup_days=settings.dedup_days,
         memory_limit=settings.duckdb_memory_limit,
+        checkpoint_threshold=settings.duckdb_checkpoint_threshold,
     )
     try:
         yield Collector(

@@ -79,14 +79,19 @@ class WriteResult:
     duplicate_ids: frozenset[str] = frozenset()
 
 
-# 256 MB cost ~500 MB more RSS and 2-3 s stalls under sustained load (docs/benchmarks.md).
-CHECKPOINT_THRESHOLD = "32MB"
+# Measured (docs/benchmarks.md): 256 MB costs RSS and multi-second stalls, 32 MB frequent
+# 1 s stalls; 128 MB was best of the three. Settable: HAINA_DUCKDB_CHECKPOINT_THRESHOLD.
+CHECKPOINT_THRESHOLD = "128MB"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_WAL_BYTES = 16 << 20
 
 
 def open_duckdb(
-    path: Path, *, read_only: bool = False, memory_limit: str | None = None
+    path: Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    checkpoint_threshold: str = CHECKPOINT_THRESHOLD,
 ) -> duckdb.DuckDBPyConnection:
     """Open (and create) the event file, with a clear error when another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +110,7 @@ def open_duckdb(
             conn.execute(stmt)
         # DuckDB checkpoints every 16 MB of WAL by default: for an append-heavy store that is
         # a compression pass every few thousand events. The writer checkpoints when idle.
-        conn.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        conn.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
     if memory_limit:
         # DuckDB's default is 80% of RAM; big queries spill to disk past the limit.
         conn.execute(f"SET memory_limit = '{memory_limit}'")
@@ -252,13 +257,17 @@ class GroupCommitWriter:
         max_rows: int = 50_000,
         dedup_days: int = 7,
         memory_limit: str | None = None,
+        checkpoint_threshold: str = CHECKPOINT_THRESHOLD,
     ) -> None:
         self.path = path
         self.max_rows = max_rows
         self.dedup_days = dedup_days
         self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self.memory_limit = memory_limit
-        self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path, memory_limit=memory_limit)
+        self._open_options: dict[str, Any] = {
+            "memory_limit": memory_limit,
+            "checkpoint_threshold": checkpoint_threshold,
+        }
+        self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path, **self._open_options)
         self._read_root = self._conn.cursor()
         self._read_lock = threading.Lock()
         self._last_prune = float("-inf")  # prune on the first commit, then hourly
@@ -330,7 +339,7 @@ class GroupCommitWriter:
     def _commit_jobs(self, jobs: list[_Job]) -> None:
         try:
             if self._conn is None:
-                self._conn = open_duckdb(self.path, memory_limit=self.memory_limit)
+                self._conn = open_duckdb(self.path, **self._open_options)
                 with self._read_lock:
                     self._read_root = self._conn.cursor()
             batches = [j.batch for j in jobs]
