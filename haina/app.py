@@ -9,7 +9,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,30 +17,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haina import __version__
 from haina.collect.routes import router as collect_router
-from haina.collect.service import Collector, Limits
+from haina.collect.service import Collector
 from haina.config import Settings
 from haina.export.routes import router as export_router
 from haina.importer.routes import router as import_router
-from haina.pipeline.geo import open_geo
 from haina.quarantine.routes import router as quarantine_router
-from haina.store.events.duckdb_store import GroupCommitWriter
-from haina.store.meta import MetaStore
 from haina.web.routes import router as web_router
 from haina.workspaces.routes import router as workspace_router
 from haina.workspaces.routes import settings_router
 
 log = logging.getLogger("haina")
-
-
-def load_secret(data_dir: Path) -> bytes:
-    """The installation's secret (cookieless salts), kept in a 0600 file, never in a database."""
-    path = data_dir / "secret.key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-    return path.read_bytes()
 
 
 def tune_gc() -> None:
@@ -101,28 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        meta = MetaStore(settings.resolved_metadata_url)
-        writer = GroupCommitWriter(
-            settings.events_path,
-            max_rows=settings.commit_max_rows,
-            dedup_days=settings.dedup_days,
-            memory_limit=settings.duckdb_memory_limit,
-            checkpoint_threshold=settings.duckdb_checkpoint_threshold,
-        )
-        secret = load_secret(settings.data_dir)
+        collector = Collector.open(settings)
+        meta, writer = collector.meta, collector.writer
         app.state.meta = meta
         app.state.writer = writer
-        app.state.collector = Collector(
-            meta,
-            writer,
-            geo=open_geo(settings.geoip_path),
-            secret=secret,
-            limits=Limits(
-                settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
-            ),
-            key_cache_seconds=settings.write_key_cache_seconds,
-        )
+        app.state.collector = collector
         app.state.server_token = "hs_" + secrets.token_urlsafe(32)
         write_server_file(settings, app.state.server_token)
         tune_gc()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
@@ -73,3 +75,14 @@ class Settings(BaseSettings):
     def server_file(self) -> Path:
         """Written by a running server so CLI commands can route through it."""
         return self.data_dir / "server.json"
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The installation's secret (cookieless salts), kept in a 0600 file, never in a database."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()

@@ -65,31 +65,11 @@ def running_server(settings: Settings) -> RunningServer | None:
 @contextmanager
 def local_collector(settings: Settings) -> Iterator[Collector]:
     """A collector writing straight to the event file (no server running)."""
-    from haina.app import load_secret
-    from haina.collect.service import Collector, Limits
-    from haina.pipeline.geo import open_geo
-    from haina.store.events.duckdb_store import GroupCommitWriter
-    from haina.store.meta import MetaStore
+    from haina.collect.service import Collector
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    meta = MetaStore(settings.resolved_metadata_url)
-    writer = GroupCommitWriter(
-        settings.events_path,
-        max_rows=settings.commit_max_rows,
-        dedup_days=settings.dedup_days,
-        memory_limit=settings.duckdb_memory_limit,
-        checkpoint_threshold=settings.duckdb_checkpoint_threshold,
-    )
+    collector = Collector.open(settings)
     try:
-        yield Collector(
-            meta,
-            writer,
-            geo=open_geo(settings.geoip_path),
-            secret=load_secret(settings.data_dir),
-            limits=Limits(
-                settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
-            ),
-        )
+        yield collector
     finally:
-        writer.close()
-        meta.close()
+        collector.writer.close()
+        collector.meta.close()

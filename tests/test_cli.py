@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,28 @@ M002,+8613900139000,2026-11-21T18:00:00+08:00,北京朝阳店,0
 ,, ,杭州店,
 M004,+8613700137000,not-a-time,深圳店,5
 """
+
+
+@contextmanager
+def hold_event_file(data: Path) -> Iterator[None]:
+    """Another process holding the DuckDB file, as a stray writer would."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, time; c = duckdb.connect("
+            f"{str(data / 'events.duckdb')!r}); print('ok', flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        yield
+    finally:
+        holder.kill()
+        holder.communicate()
 
 
 def _import(data: Path, csv_path: Path) -> tuple[int, str]:
@@ -135,26 +159,11 @@ def test_replay_stores_what_a_plan_change_lets_through(tmp_path: Path) -> None:
 def test_cli_says_clearly_when_the_store_is_held_by_another_process(tmp_path: Path) -> None:
     data = tmp_path / "data"
     create_workspace(data, "busy")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, time; c = duckdb.connect("
-            f"{str(data / 'events.duckdb')!r}); print('ok', flush=True); "
-            "time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    with hold_event_file(data):
         out = run_cli(data, "quarantine", "list", "-w", "busy", check=False)
         assert out.returncode == 1
         assert "in use by another process" in out.stderr
         assert "Traceback" not in out.stderr
-    finally:
-        holder.kill()
-        holder.communicate()
 
 
 def test_tokens_sources_and_plans_refuse_bad_input_in_one_line(tmp_path: Path) -> None:
@@ -195,31 +204,17 @@ def test_tokens_sources_and_plans_refuse_bad_input_in_one_line(tmp_path: Path) -
 def test_serve_refuses_in_one_line_when_the_file_is_held(tmp_path: Path) -> None:
     data = tmp_path / "data"
     create_workspace(data, "busy")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, time; c = duckdb.connect("
-            f"{str(data / 'events.duckdb')!r}); print('ok', flush=True); "
-            "time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    with hold_event_file(data):
         out = run_cli(data, "serve", "--port", "0", check=False, timeout=60)
         assert out.returncode == 1 and "in use by another process" in out.stderr
         assert "Traceback" not in out.stderr
-    finally:
-        holder.kill()
-        holder.communicate()
 
 
 def test_bad_configuration_is_refused_in_one_line(tmp_path: Path) -> None:
-    for env, name in [({"HAINA_LOG_LEVEL": "loud"}, "HAINA_LOG_LEVEL"),
-                      ({"HAINA_TRUSTED_PROXIES": '["10.0.0.0/8", "nope"]'},
-                       "HAINA_TRUSTED_PROXIES")]:
+    for env, name in [
+        ({"HAINA_LOG_LEVEL": "loud"}, "HAINA_LOG_LEVEL"),
+        ({"HAINA_TRUSTED_PROXIES": '["10.0.0.0/8", "nope"]'}, "HAINA_TRUSTED_PROXIES"),
+    ]:
         p = run_cli(tmp_path, "workspace", "list", check=False, env=env)
         assert p.returncode == 1 and f"invalid setting {name}" in p.stderr, p.stderr
         assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1

@@ -21,7 +21,8 @@ from typing import Any
 import msgspec
 
 from haina.collect.wire import WireError, encoded_size
-from haina.pipeline.geo import GeoLookup
+from haina.config import Settings, load_secret
+from haina.pipeline.geo import GeoLookup, open_geo
 from haina.pipeline.plan import TrackingPlan
 from haina.pipeline.run import IngestContext, Reject, process
 from haina.store.events.duckdb_store import GroupCommitWriter, WriteBatch
@@ -130,6 +131,33 @@ class Collector:
         self.secret = secret
         self._ttl = key_cache_seconds
         self._keys: dict[str, tuple[float, KeyInfo | None, TrackingPlan | None]] = {}
+
+    @classmethod
+    def open(cls, settings: Settings) -> Collector:
+        """The metadata store, the event store's writer and a collector on them, as configured.
+
+        The caller closes `collector.writer` and `collector.meta` when done.
+        """
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        meta = MetaStore(settings.resolved_metadata_url)
+        writer = GroupCommitWriter(
+            settings.events_path,
+            max_rows=settings.commit_max_rows,
+            dedup_days=settings.dedup_days,
+            memory_limit=settings.duckdb_memory_limit,
+            checkpoint_threshold=settings.duckdb_checkpoint_threshold,
+        )
+        limits = Limits(
+            settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
+        )
+        return cls(
+            meta,
+            writer,
+            limits=limits,
+            geo=open_geo(settings.geoip_path),
+            secret=load_secret(settings.data_dir),
+            key_cache_seconds=settings.write_key_cache_seconds,
+        )
 
     def key_info(self, key: str) -> tuple[KeyInfo | None, TrackingPlan | None]:
         now = time.monotonic()

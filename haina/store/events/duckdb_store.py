@@ -121,25 +121,22 @@ def _micros(values: list[Any]) -> pa.Array:
     return pa.array(values, pa.int64()).cast(pa.timestamp("us"))
 
 
+def _arrow_table(cols: Columns, schema: pa.Schema) -> pa.Table:
+    """Columns of Python values → an Arrow table; times arrive as epoch microseconds."""
+    arrays = [
+        _micros(cols[f.name]) if f.type == pa.timestamp("us") else pa.array(cols[f.name], f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def events_table(cols: Columns) -> pa.Table:
-    arrays = []
-    for f in EVENT_ARROW_SCHEMA:
-        if f.type == pa.timestamp("us"):
-            arrays.append(_micros(cols[f.name]))
-        else:
-            arrays.append(pa.array(cols[f.name], f.type))
-    return pa.Table.from_arrays(arrays, schema=EVENT_ARROW_SCHEMA)
+    return _arrow_table(cols, EVENT_ARROW_SCHEMA)
 
 
 def quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
     cols = {c: [r.get(c) for r in rows] for c in QUARANTINE_COLUMN_NAMES}
-    arrays = []
-    for f in QUARANTINE_ARROW_SCHEMA:
-        if f.type == pa.timestamp("us"):
-            arrays.append(_micros(cols[f.name]))
-        else:
-            arrays.append(pa.array(cols[f.name], f.type))
-    return pa.Table.from_arrays(arrays, schema=QUARANTINE_ARROW_SCHEMA)
+    return _arrow_table(cols, QUARANTINE_ARROW_SCHEMA)
 
 
 def _merge(batches: list[WriteBatch]) -> WriteBatch:
