@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh dev
 # Browser tests drive Debian's chromium (never a downloaded browser) and need CJK fonts.
-if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+# (grep without -q reads all of fc-list: with pipefail, an early exit would fail the pipe.)
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -i "noto.*cjk" >/dev/null; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing chromium and fonts-noto-cjk with apt-get …"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
