@@ -139,7 +139,7 @@ def export_events(base_url: str, api_token: str, **params: str) -> list[dict[str
         timeout=60,
     )
     resp.raise_for_status()
-    rows = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+    rows = [json.loads(line) for line in resp.text.split("\n") if line.strip()]
     for row in rows:
         for col in ("properties", "traits", "context", "extra", "plan_violations"):
             if isinstance(row.get(col), str):

@@ -99,7 +99,7 @@ def test_import_quarantine_replay_and_export(tmp_path: Path, with_server: bool) 
         assert report["replayed"] == 0 and len(report["still_failing"]) == 4
         out = tmp_path / "events.ndjson"
         run_cli(data, "export", "-w", "shop", "-o", str(out))
-        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        rows = [json.loads(line) for line in out.read_text().split("\n") if line]
         assert sorted(r["user_id"] for r in rows) == ["M001", "M002"]
         m2 = next(r for r in rows if r["user_id"] == "M002")
         assert m2["timestamp"].startswith("2026-11-21 10:00:00") or m2["timestamp"].startswith(

@@ -10,8 +10,11 @@ A mapping names, for each message field, the column it comes from:
     traits.phone: mobile
     messageId: row_id              # optional: makes re-imports idempotent
     properties.store: store_name   # explicit property names
-Columns not named in the mapping become properties under their own names (unless
-`unmapped: drop`). Each row gets a stable messageId (from `messageId`, else a hash of the file
+Columns named like a Segment field (event, type, userId, anonymousId, timestamp, messageId,
+properties, traits, context, name, groupId, previousId) are that field unless the mapping says
+otherwise, so an NDJSON file of Segment messages imports with no mapping at all. Other columns
+not named in the mapping become properties under their own names (unless `unmapped: drop`).
+Each row gets a stable messageId (from `messageId`, else a hash of the file
 name, line number and row) so importing the same file twice stores it once.
 """
 
@@ -54,6 +57,8 @@ class Mapping:
 
 
 _TOP = {"event", "timestamp", "userId", "anonymousId", "messageId"}
+# Columns that, unmapped, are taken as the Segment field of the same name.
+_SAME_NAME = _TOP | {"type", "properties", "traits", "context", "name", "groupId", "previousId"}
 
 
 def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -69,7 +74,8 @@ def read_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Non
         return
     if fmt != "ndjson":
         raise ValueError("format must be csv or ndjson")
-    for n, line in enumerate(text.splitlines(), start=1):
+    # Only \n ends a line: str.splitlines() would also split inside strings at \x85, \u2028 ...
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -98,7 +104,8 @@ def _present(value: Any) -> bool:
 def row_to_message(
     line: int, row: dict[str, Any], mapping: Mapping, file_id: str
 ) -> dict[str, Any]:
-    """One row → one track message; raises ValueError naming the field when it cannot."""
+    """One row → one message (track unless a `type` column says otherwise); raises ValueError
+    naming the field when it cannot."""
     msg: dict[str, Any] = {"type": "track", "properties": {}}
     used = set()
     for target, column in mapping.fields.items():
@@ -111,21 +118,40 @@ def row_to_message(
             _set(msg, "context." + target, value)
         else:
             _set(msg, target, value)
-    if mapping.unmapped == "properties":
-        for column, value in row.items():
-            if column not in used and _present(value):
-                msg["properties"][column] = value
+    targets = set(mapping.fields)
+    for column, value in row.items():
+        if column in used or not _present(value):
+            continue
+        if column in _SAME_NAME and column not in targets:
+            # A column named like a Segment field is that field (NDJSON of Segment messages
+            # imports as it is); objects merge under what the mapping set.
+            if isinstance(value, dict):
+                msg[column] = {**value, **msg.get(column, {})}
+            else:
+                msg[column] = value.strip() if isinstance(value, str) else value
+        elif mapping.unmapped == "properties":
+            msg["properties"][column] = value
+    if msg["type"] != "track" and mapping.event_name is None and "event" not in msg:
+        return _finish(msg, line, row, file_id)  # identify, page, ... need no event name
     if mapping.event_name and "event" not in msg:
         msg["event"] = mapping.event_name
     if "event" not in msg:
         raise ValueError("event")
+    return _finish(msg, line, row, file_id)
+
+
+def _finish(msg: dict[str, Any], line: int, row: dict[str, Any], file_id: str) -> dict[str, Any]:
     ts = msg.get("timestamp")
     if isinstance(ts, str) and len(ts) >= 16 and ts[10] == " ":
         msg["timestamp"] = ts[:10] + "T" + ts[11:]
     if "messageId" not in msg:
         digest = hashlib.sha256(f"{file_id}|{line}|{json.dumps(row, sort_keys=True)}".encode())
         msg["messageId"] = "imp-" + digest.hexdigest()[:32]
-    msg.setdefault("context", {})["library"] = {"name": "haina-import"}
+    context = msg.get("context")
+    msg["context"] = {
+        **(context if isinstance(context, dict) else {}),
+        "library": {"name": "haina-import"},
+    }
     return msg
 
 

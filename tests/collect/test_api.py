@@ -338,3 +338,16 @@ def test_discarded_entries_are_never_replayed(live: LiveServer, ws: dict[str, st
     replay = httpx.post(live.url + "/api/v1/quarantine/replay", json={}, headers=auth).json()
     assert replay["replayed"] == 0 and replay["still_failing"] == []
     assert live.quarantine(ws["api_token"])[0]["status"] == "discarded"
+
+
+def test_unicode_line_separators_survive_the_round_trip(
+    live: LiveServer, ws: dict[str, str]
+) -> None:
+    text = "第一行\u2028second\x85third\r\nfourth"
+    httpx.post(
+        live.url + "/v1/track",
+        json={"userId": "u", "event": "Note", "properties": {"text": text}},
+        auth=(ws["write_key"], ""),
+    )
+    [row] = live.events(ws["api_token"])
+    assert row["properties"]["text"] == text
