@@ -92,3 +92,12 @@ def test_a_key_shared_by_two_requests_in_one_commit_counts_once() -> None:
     ra, rb = results_for([a, b], fresh)
     assert (ra.stored, ra.duplicates) == (2, 0)
     assert (rb.stored, rb.duplicates, rb.duplicate_ids) == (1, 2, {"k2", "k3"})
+
+
+def test_status_updates_are_quoted_safely(tmp_path: Path) -> None:
+    w = GroupCommitWriter(tmp_path / "events.duckdb")
+    hostile = "x'; DROP TABLE events; --"
+    w.write(WriteBatch(quarantine_status=[(hostile, "discarded")]))
+    w.write(batch(["after"]))
+    assert w.reader().execute("SELECT count(*) FROM events").fetchone() == (1,)
+    w.close()
