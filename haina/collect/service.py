@@ -9,6 +9,7 @@ quarantined with its reason.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import itertools
 import time
@@ -76,8 +77,6 @@ def quarantine_row(
         try:
             text, encoding = payload.decode("utf-8"), "text"
         except UnicodeDecodeError:
-            import base64
-
             text, encoding = base64.b64encode(payload).decode(), "base64"
     else:
         text, encoding = _encode(payload).decode(), "json"
@@ -248,7 +247,7 @@ class Collector:
                 rejects.append(
                     Reject(
                         i,
-                        f"batch[{i}]",
+                        "message",
                         "message_too_large",
                         f"a message may be at most {limit} bytes",
                         m,
@@ -308,9 +307,8 @@ class Collector:
         }
         if rejected and not result.accepted:
             first = rejects[0]
+            # A reject's field is relative to its message; in a batch, say which message.
             field_ = first.field if facts.route_type else f"batch[{first.index}].{first.field}"
-            if first.field.startswith("batch["):
-                field_ = first.field
             err = WireError(400, first.code, first.reason, field_)
             return Outcome(400, {**err.body(), "rejected": rejected})
         return Outcome(200, body)

@@ -140,7 +140,7 @@ def test_partial_batch_stores_valid_and_quarantines_invalid(
         (2, "type"),
         (3, "userId"),
         (4, "timestamp"),
-        (5, "batch[5]"),
+        (5, "message"),
     ]
     entries = live.quarantine(ws["api_token"])
     assert sorted(e["message_index"] for e in entries) == [1, 2, 3, 4, 5]
