@@ -29,15 +29,17 @@ from haina.workspaces.routes import settings_router
 log = logging.getLogger("haina")
 
 
-def tune_gc() -> None:
+def tune_gc() -> tuple[int, int, int]:
     """Keep the collector off the hot path: every event allocates dozens of short-lived dicts,
     which at CPython's default thresholds triggers collections that walk the many objects
     of in-flight requests (measured: +18-26% ingest throughput with GC off, docs/benchmarks.md).
     Objects alive after start-up are frozen out of collections; generation 0 runs less often.
     """
+    before = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    return before
 
 
 def write_server_file(settings: Settings, token: str) -> None:
@@ -93,10 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.collector = collector
         app.state.server_token = "hs_" + secrets.token_urlsafe(32)
         write_server_file(settings, app.state.server_token)
-        tune_gc()
+        gc_before = tune_gc()
         try:
             yield
         finally:
+            gc.set_threshold(*gc_before)  # for embedders (and tests) that go on afterwards
+            gc.unfreeze()
             # uvicorn has finished in-flight requests; drain the writer and checkpoint.
             writer.close()
             meta.close()
