@@ -40,8 +40,11 @@ def test_every_cli_command_is_in_docs_cli() -> None:
 
 def test_every_setting_is_documented_with_its_environment_variable() -> None:
     text = (DOCS / "install.md").read_text()
-    missing = [f"HAINA_{name.upper()}" for name in Settings.model_fields
-               if f"HAINA_{name.upper()}" not in text]
+    missing = [
+        f"HAINA_{name.upper()}"
+        for name in Settings.model_fields
+        if f"HAINA_{name.upper()}" not in text
+    ]
     assert not missing, f"undocumented settings: {missing}"
 
 

@@ -397,8 +397,18 @@ def test_estimate_is_within_a_fifth(kind: Any, users: int, days: int) -> None:
 def test_shards_together_are_exactly_the_whole_run(kind: str) -> None:
     end = datetime(2026, 11, 1, tzinfo=UTC)
     whole = [m for b in generate(300, 14, end=end, kind=kind) for m in b]  # type: ignore[arg-type]
-    parts = [m for k in range(3) for b in generate(300, 14, end=end, kind=kind,  # type: ignore[arg-type]
-                                                   shard=(k, 3)) for m in b]
+    parts = [
+        m
+        for k in range(3)
+        for b in generate(
+            300,
+            14,
+            end=end,
+            kind=kind,  # type: ignore[arg-type]
+            shard=(k, 3),
+        )
+        for m in b
+    ]
     key = lambda m: m["messageId"]  # noqa: E731
     assert sorted(whole, key=key) == sorted(parts, key=key)
     assert len({m["messageId"] for m in whole}) == len(whole)

@@ -112,5 +112,7 @@ def test_analytics_next_sends_every_call_type_to_haina(
     assert by_type["identify"]["traits"] == {"email": "ajs@example.cn"}
     assert by_type["group"]["group_id"] == "company-7"
     assert (by_type["alias"]["user_id"], by_type["alias"]["previous_id"]) == (
-        "ajs-user-1", "ajs-anon-prev")
+        "ajs-user-1",
+        "ajs-anon-prev",
+    )
     assert all(r["sent_at"] is not None for r in rows)

