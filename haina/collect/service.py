@@ -112,6 +112,24 @@ def _daily_salt(secret: bytes, day: int) -> bytes:
     return hashlib.sha256(secret + text.encode()).digest()
 
 
+def reject_row(
+    info: KeyInfo, facts: RequestFacts, r: Reject, index: int, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """The quarantine row of a message the pipeline rejected (`index`: its place or line)."""
+    return quarantine_row(
+        workspace_id=info.workspace_id,
+        source_id=info.source_id,
+        facts=facts,
+        index=index,
+        field_=r.field,
+        code=r.code,
+        reason=r.reason,
+        payload=r.message,
+        message_id=r.message_id,
+        meta=meta,
+    )
+
+
 class Collector:
     def __init__(
         self,
@@ -278,21 +296,7 @@ class Collector:
         }
         batch = WriteBatch(
             events=result.rows,
-            quarantine=[
-                quarantine_row(
-                    workspace_id=info.workspace_id,
-                    source_id=info.source_id,
-                    facts=facts,
-                    index=r.index,
-                    field_=r.field,
-                    code=r.code,
-                    reason=r.reason,
-                    payload=r.message,
-                    message_id=r.message_id,
-                    meta=meta,
-                )
-                for r in rejects
-            ],
+            quarantine=[reject_row(info, facts, r, r.index, meta) for r in rejects],
         )
         written = await asyncio.wrap_future(self.writer.submit(batch))
         rejected = [
@@ -373,20 +377,7 @@ def import_batch(
     for r in result.rejects:
         line = items[r.index][0]
         report.append({"line": line, "field": r.field, "code": r.code, "message": r.reason})
-        quarantine.append(
-            quarantine_row(
-                workspace_id=info.workspace_id,
-                source_id=info.source_id,
-                facts=facts,
-                index=line,
-                field_=r.field,
-                code=r.code,
-                reason=r.reason,
-                payload=r.message,
-                message_id=r.message_id,
-                meta=meta,
-            )
-        )
+        quarantine.append(reject_row(info, facts, r, line, meta))
     for e in row_errors:
         report.append(
             {
