@@ -113,14 +113,15 @@ def _daily_salt(secret: bytes, day: int) -> bytes:
 
 
 def reject_row(
-    info: KeyInfo, facts: RequestFacts, r: Reject, index: int, meta: dict[str, Any]
+    info: KeyInfo, facts: RequestFacts, r: Reject, meta: dict[str, Any]
 ) -> dict[str, Any]:
-    """The quarantine row of a message the pipeline rejected (`index`: its place or line)."""
+    """The quarantine row of a rejected message (`r.index`: its place in the request, or its
+    line in an imported file)."""
     return quarantine_row(
         workspace_id=info.workspace_id,
         source_id=info.source_id,
         facts=facts,
-        index=index,
+        index=r.index,
         field_=r.field,
         code=r.code,
         reason=r.reason,
@@ -253,28 +254,25 @@ class Collector:
             )
         return batch
 
-    def _size_rejects(self, messages: list[Any], single: bool) -> tuple[list[Any], list[Reject]]:
-        """Split off messages over the per-message limit (batches only)."""
+    def _size_rejects(
+        self, messages: list[Any], single: bool
+    ) -> tuple[list[Any], list[int], list[Reject]]:
+        """Split off messages over the per-message limit (batches only); returns the kept
+        messages, their positions in the request, and the rejects."""
         if single:
-            return messages, []
+            return messages, list(range(len(messages))), []
         keep: list[Any] = []
+        positions: list[int] = []
         rejects: list[Reject] = []
         limit = self.limits.message_bytes
         for i, m in enumerate(messages):
             if encoded_size(m) > limit:
-                rejects.append(
-                    Reject(
-                        i,
-                        "message",
-                        "message_too_large",
-                        f"a message may be at most {limit} bytes",
-                        m,
-                    )
-                )
-                keep.append(_SKIP)
+                reason = f"a message may be at most {limit} bytes"
+                rejects.append(Reject(i, "message", "message_too_large", reason, m))
             else:
                 keep.append(m)
-        return keep, rejects
+                positions.append(i)
+        return keep, positions, rejects
 
     async def collect(
         self,
@@ -285,10 +283,10 @@ class Collector:
         body_size: int,
     ) -> Outcome:
         messages = self.messages_of(data, facts, body_size)
-        messages, size_rejects = self._size_rejects(messages, facts.route_type is not None)
+        kept, positions, size_rejects = self._size_rejects(messages, facts.route_type is not None)
         ctx = self.context_for(info, plan, facts, data if facts.route_type is None else None)
-        result = process([m for m in messages if m is not _SKIP], ctx)
-        rejects = sorted(_reindex(result.rejects, messages) + size_rejects, key=lambda r: r.index)
+        result = process(kept, ctx, positions=positions)
+        rejects = sorted(result.rejects + size_rejects, key=lambda r: r.index)
         meta = {
             "sent_at": ctx.batch_sent_at,
             "context": ctx.batch_context,
@@ -296,7 +294,7 @@ class Collector:
         }
         batch = WriteBatch(
             events=result.rows,
-            quarantine=[reject_row(info, facts, r, r.index, meta) for r in rejects],
+            quarantine=[reject_row(info, facts, r, meta) for r in rejects],
         )
         written = await asyncio.wrap_future(self.writer.submit(batch))
         rejected = [
@@ -336,24 +334,6 @@ class Collector:
         await asyncio.wrap_future(self.writer.submit(WriteBatch(quarantine=[row])))
 
 
-class _Skip:
-    pass
-
-
-_SKIP = _Skip()
-
-
-def _reindex(rejects: list[Reject], messages: list[Any]) -> list[Reject]:
-    """Map indexes of the filtered list back to positions in the request."""
-    positions = [i for i, m in enumerate(messages) if m is not _SKIP]
-    if len(positions) == len(messages):
-        return rejects
-    return [
-        Reject(positions[r.index], r.field, r.code, r.reason, r.message, r.message_id)
-        for r in rejects
-    ]
-
-
 def import_batch(
     collector: Collector,
     info: KeyInfo,
@@ -370,14 +350,13 @@ def import_batch(
     """
     facts = RequestFacts(route_type=None, client_ip=None, user_agent=None)
     ctx = collector.context_for(info, plan, facts, None)
-    result = process([m for _, m in items], ctx)
+    result = process([m for _, m in items], ctx, positions=[line for line, _ in items])
     meta = {"import_file": file_name}
     report: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
-    for r in result.rejects:
-        line = items[r.index][0]
-        report.append({"line": line, "field": r.field, "code": r.code, "message": r.reason})
-        quarantine.append(reject_row(info, facts, r, line, meta))
+    for r in result.rejects:  # r.index is the line
+        report.append({"line": r.index, "field": r.field, "code": r.code, "message": r.reason})
+        quarantine.append(reject_row(info, facts, r, meta))
     for e in row_errors:
         report.append(
             {

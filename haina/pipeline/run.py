@@ -72,10 +72,15 @@ class Processed:
         return len(self.rows["message_id"])
 
 
-def process(messages: Sequence[Any], ctx: IngestContext, *, first_index: int = 0) -> Processed:
+def process(
+    messages: Sequence[Any], ctx: IngestContext, *, positions: Sequence[int] | None = None
+) -> Processed:
+    """Run the pipeline over `messages`. A reject's `index` is the message's position in
+    `positions` (e.g. its place in the request, or its line in a file), else in `messages`."""
     out = Processed()
     rows: list[tuple[Any, ...]] = []
-    for i, raw in enumerate(messages, start=first_index):
+    places = range(len(messages)) if positions is None else positions
+    for i, raw in zip(places, messages, strict=True):
         try:
             rows.append(_row(_prepare(raw, ctx), ctx))
         except Invalid as exc:
@@ -102,15 +107,11 @@ def _mid(raw: Any) -> str | None:
 def _prepare(raw: Any, ctx: IngestContext) -> Message:
     if isinstance(raw, dict) and (ctx.batch_context or ctx.batch_integrations):
         raw = dict(raw)
-        if ctx.batch_context:
-            own = raw.get("context")
-            raw["context"] = (
-                {**ctx.batch_context, **own}
-                if isinstance(own, dict)
-                else dict(ctx.batch_context)
-                if own is None
-                else own
-            )
+        own = raw.get("context")
+        if ctx.batch_context and own is None:
+            raw["context"] = dict(ctx.batch_context)
+        elif ctx.batch_context and isinstance(own, dict):
+            raw["context"] = {**ctx.batch_context, **own}  # the message's own keys win
         if ctx.batch_integrations and "integrations" not in raw:
             raw["integrations"] = ctx.batch_integrations
     derived = None

@@ -7,8 +7,6 @@ from typing import Any
 
 import duckdb
 
-from haina.pipeline.plan import TrackingPlan
-
 
 def coverage(
     conn: duckdb.DuckDBPyConnection, workspace_id: str, plan_doc: dict[str, Any]
@@ -54,6 +52,3 @@ def coverage(
         "unplanned_events": unplanned,
         "violations_30d": [{"field": f, "code": c, "count": n} for f, c, n in violations],
     }
-
-
-__all__ = ["TrackingPlan", "coverage"]
