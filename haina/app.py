@@ -1,4 +1,4 @@
-"""The Haina ASGI application: collection API, read API and (later) the dashboard."""
+"""The Haina ASGI application: collection API, read API and the dashboard."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from haina.config import Settings
 from haina.export.routes import router as export_router
 from haina.importer.routes import router as import_router
 from haina.quarantine.routes import router as quarantine_router
+from haina.reports.cache import ReportCache
+from haina.reports.routes import router as reports_router
+from haina.web.dashboard import router as dashboard_router
+from haina.web.pages import load_pages
 from haina.web.routes import router as web_router
+from haina.web.session import session_key
 from haina.workspaces.routes import router as workspace_router
 from haina.workspaces.routes import settings_router
 
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.writer = writer
         app.state.collector = collector
         app.state.server_token = "hs_" + secrets.token_urlsafe(32)
+        app.state.session_key = session_key(settings.data_dir)
         write_server_file(settings, app.state.server_token)
         gc_before = tune_gc()
         try:
@@ -113,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Collect, analyse and act on user behaviour.",
     )
     app.state.settings = settings
+    app.state.report_cache = ReportCache(settings.report_cache_entries)
 
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
@@ -127,9 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(collect_router)
     app.include_router(export_router)
+    app.include_router(reports_router)
     app.include_router(import_router)
     app.include_router(quarantine_router)
     app.include_router(workspace_router)
     app.include_router(settings_router)
     app.include_router(web_router)
+    load_pages()
+    app.include_router(dashboard_router)
     return app

@@ -343,7 +343,7 @@ def snippet(
     )
 
 
-from haina import cli_events  # noqa: E402,F401  (registers the event commands)
+from haina import cli_events, cli_reports  # noqa: E402,F401  (registers their commands)
 
 
 def main() -> None:

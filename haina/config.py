@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(default="512MB", pattern=_SIZE)
     # WAL size at which DuckDB checkpoints inside a commit (that commit's requests wait).
     duckdb_checkpoint_threshold: str = Field(default="128MB", pattern=_SIZE)
+    # A report query running longer than this is stopped with a clear error (seconds).
+    report_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Report results kept in memory, keyed by query and the workspace's data version.
+    report_cache_entries: int = Field(default=256, ge=0)
     # Group commit: the writer commits whatever has queued, up to this many rows at once.
     commit_max_rows: int = 50_000
     # Proxies whose X-Forwarded-For is trusted to give the client IP.

@@ -161,6 +161,29 @@ def wait_for_events(
     raise AssertionError(f"condition not met within {timeout}s; {len(rows)} events stored")
 
 
+def csrf_of(html: str) -> str:
+    """The CSRF token in a dashboard page's forms."""
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    if found is None:
+        raise AssertionError("no CSRF token in the page")
+    return found[1]
+
+
+def dashboard_login(
+    base_url: str, api_token: str, client: httpx.Client | None = None
+) -> httpx.Client:
+    """An HTTP client logged in to the dashboard with an API token (as a browser would be):
+    it fetches the login form for its CSRF token and posts the token. Raises on refusal."""
+    client = client or httpx.Client(base_url=base_url, timeout=30)
+    form = client.get("/login")
+    resp = client.post("/login", data={"csrf": csrf_of(form.text), "token": api_token})
+    if resp.status_code != 303:
+        raise AssertionError(f"login refused: {resp.status_code}")
+    return client
+
+
 @dataclass
 class LiveServer:
     """A Haina app served by uvicorn on loopback in a thread of the test process."""
@@ -214,3 +237,35 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         server.should_exit = True
         thread.join(30)
         meta.close()
+
+
+def demo_events(
+    users: int,
+    days: int,
+    end: Any,
+    *,
+    kind: str = "shop",
+    seed: int = 42,
+    workspace_id: str = "ws_demo",
+) -> Any:
+    """The demo data set as an Arrow table of stored events (the real pipeline, one process):
+    the fixture that report tests load into DuckDB and into chdb alike."""
+    import pyarrow as pa
+
+    from haina.demo import generate
+    from haina.pipeline.run import IngestContext, process
+    from haina.store.events.duckdb_store import events_table
+    from haina.workspaces import WorkspaceSettings
+
+    ctx = IngestContext(
+        workspace_id=workspace_id,
+        source_id="src_demo",
+        source_kind="import",
+        settings=WorkspaceSettings(),
+        received_at_us=int(end.timestamp() * 1e6),
+    )
+    tables = [
+        events_table(process(batch, ctx).rows)
+        for batch in generate(users, days, seed=seed, kind=kind, end=end)  # type: ignore[arg-type]
+    ]
+    return pa.concat_tables(tables)

@@ -60,3 +60,13 @@ def test_docs_index_links_every_page() -> None:
     linked = set(re.findall(r"\(([\w-]+\.md)\)", index))
     pages = {p.name for p in DOCS.glob("*.md")} - {"index.md"}
     assert pages <= linked, f"pages not linked from docs/index.md: {pages - linked}"
+
+
+def test_every_report_kind_has_a_page() -> None:
+    from haina.reports.registry import reports
+
+    definitions = (DOCS / "reports.md").read_text()
+    for kind in reports():
+        page = DOCS / "reports" / f"{kind}.md"
+        assert page.exists(), f"report {kind!r} has no docs/reports/{kind}.md"
+        assert f"(reports/{kind}.md)" in definitions, f"docs/reports.md does not link {kind}"

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from haina.pipeline.sitesearch import DEFAULT_SEARCH_PARAMS
+from haina.query.scope import ReportSettings
 from haina.store.meta import ApiToken, MetaStore, Source, Workspace, WriteKey
 
 # Client-side sources (browsers, apps) send from the person's device: their IP is the
@@ -54,6 +55,18 @@ class WorkspaceSettings:
 
 
 _KNOWN = {"anonymise_ip", "site_search_params", "own_hosts"}
+
+# Report settings (docs/reports.md): name → (default, lower bound, upper bound) for numbers.
+REPORT_INT_SETTINGS: dict[str, tuple[int, int, int]] = {
+    "session_timeout_minutes": (30, 1, 600),
+    "engaged_seconds": (10, 10, 60),
+}
+SESSION_SPLITS = ("none", "midnight_campaign")
+# Conversion events until a workspace names its own: the Segment e-commerce / B2B spec names
+# and GA4's recommended ones.
+DEFAULT_CONVERSION_EVENTS = (
+    "Order Completed", "Signed Up", "Demo Requested", "purchase", "sign_up", "generate_lead",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +286,11 @@ SETTING_TYPES: dict[str, str] = {
     "anonymise_ip": "bool",
     "site_search_params": "list",
     "own_hosts": "list",
+    "session_timeout_minutes": "int",
+    "engaged_seconds": "int",
+    "session_split": "choice",
+    "conversion_events": "list",
+    "timezone": "timezone",
 }
 
 
@@ -287,11 +305,42 @@ def parse_setting(name: str, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ValueError(f"{name} must be true or false")
+    if kind == "int":
+        return _int_setting(name, value)
+    if kind == "choice":
+        if value not in SESSION_SPLITS:
+            raise ValueError(f"{name} must be one of {', '.join(SESSION_SPLITS)}")
+        return value
+    if kind == "timezone":
+        return _timezone(value)
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"{name} must be a list of non-empty strings")
     return value
+
+
+def _int_setting(name: str, value: Any) -> int:
+    _, lo, hi = REPORT_INT_SETTINGS[name]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}") from None
+    if isinstance(value, bool) or not lo <= number <= hi:
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}")
+    return number
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+        ) from None
+    return str(value)
 
 
 def update_settings(meta: MetaStore, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -306,6 +355,8 @@ def update_settings(meta: MetaStore, workspace_id: str, changes: dict[str, Any])
         ws = s.get(Workspace, workspace_id)
         if ws is None:
             raise NotFound(f"no workspace {workspace_id!r}")
+        if "timezone" in parsed:
+            ws.timezone = parsed.pop("timezone")
         ws.settings = {**(ws.settings or {}), **parsed}
         return dict(ws.settings)
 
@@ -313,11 +364,35 @@ def update_settings(meta: MetaStore, workspace_id: str, changes: dict[str, Any])
 def effective_settings(meta: MetaStore, workspace_id: str) -> dict[str, Any]:
     """Every setting with its value in force (defaults filled in)."""
     st = workspace_settings(meta, workspace_id)
+    rs = report_settings(meta, workspace_id)
     return {
         "anonymise_ip": st.anonymise_ip,
         "site_search_params": list(st.site_search_params),
         "own_hosts": list(st.own_hosts),
+        "timezone": rs.timezone,
+        "session_timeout_minutes": rs.session_timeout_minutes,
+        "engaged_seconds": rs.engaged_seconds,
+        "session_split": rs.session_split,
+        "conversion_events": list(rs.conversion_events),
     }
+
+
+def report_settings(meta: MetaStore, workspace_id: str) -> ReportSettings:
+    """What reports need to know about a workspace: time zone, sessions, conversions."""
+    with meta.session() as s:
+        ws = s.get(Workspace, workspace_id)
+        if ws is None:
+            raise NotFound(f"no workspace {workspace_id!r}")
+        raw, tz = dict(ws.settings or {}), ws.timezone or "UTC"
+    ints = {k: int(raw.get(k, d)) for k, (d, _, _) in REPORT_INT_SETTINGS.items()}
+    split = raw.get("session_split", "none")
+    return ReportSettings(
+        timezone=tz,
+        session_timeout_minutes=ints["session_timeout_minutes"],
+        engaged_seconds=ints["engaged_seconds"],
+        session_split="midnight_campaign" if split == "midnight_campaign" else "none",
+        conversion_events=tuple(raw.get("conversion_events", DEFAULT_CONVERSION_EVENTS)),
+    )
 
 
 def revoke_api_token(meta: MetaStore, workspace_id: str, token_id: str) -> None:

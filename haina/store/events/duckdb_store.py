@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from haina.store.events.schema import (
     EVENT_ARROW_SCHEMA,
@@ -304,6 +305,9 @@ class GroupCommitWriter:
         self._read_lock = threading.Lock()
         self._last_prune = float("-inf")  # prune on the first commit, then hourly
         self._closed = False
+        # Per workspace, a number that grows with every commit holding its events: report
+        # caches key on it, so what they hold is invalidated as data arrives.
+        self._versions: dict[str, int] = {}
         self._thread = threading.Thread(target=self._run, name="haina-writer", daemon=True)
         self._thread.start()
 
@@ -311,6 +315,18 @@ class GroupCommitWriter:
         """A connection for reads in this process (MVCC: sees committed data)."""
         with self._read_lock:
             return self._read_root.cursor()
+
+    def data_version(self, workspace_id: str) -> int:
+        return self._versions.get(workspace_id, 0)
+
+    def _bump_versions(self, batches: list[WriteBatch]) -> None:
+        seen: set[str] = set()
+        for b in batches:
+            seen.update(v for v in b.events["workspace_id"][:1] if v)
+            for t in b.tables:
+                seen.update(str(v) for v in pc.unique(t.column("workspace_id")).to_pylist() if v)
+        for ws in seen:
+            self._versions[ws] = self._versions.get(ws, 0) + 1
 
     def submit(self, batch: WriteBatch) -> Future[WriteResult]:
         fut: Future[WriteResult] = Future()
@@ -383,6 +399,7 @@ class GroupCommitWriter:
             for j in jobs:
                 j.future.set_exception(err)
             return
+        self._bump_versions(batches)
         for job, result in zip(jobs, results_for(batches, fresh), strict=True):
             job.future.set_result(result)
 

@@ -1,0 +1,200 @@
+"""The SQL spellings that differ between DuckDB and ClickHouse, and nothing else.
+
+Report queries are written once against this small vocabulary (as Ibis does with a rename
+table per dialect); what both engines spell alike (CASE, window functions, count(DISTINCT),
+GROUP BY ...) is written directly. Values never enter SQL text: `Params.add` returns a
+placeholder in the dialect's syntax and keeps the value aside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Unit = Literal["hour", "day", "week", "month"]
+
+
+@dataclass
+class Params:
+    """The values of one query, named p0, p1, ... in the order they were added."""
+
+    dialect: Dialect
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return self.dialect.placeholder(name, value)
+
+
+class Dialect:
+    """DuckDB's spelling; ClickHouse overrides what differs."""
+
+    name = "duckdb"
+
+    def placeholder(self, name: str, value: Any) -> str:
+        return f"${name}"
+
+    def prop(self, column: str, key: str, params: Params) -> str:
+        """A JSON column's top-level `key` as text: strings as they are, numbers and booleans
+        as JSON text, NULL when missing or JSON null."""
+        return f"json_extract_string({column}, {params.add(json_path(key))})"
+
+    def epoch_us(self, ts: str) -> str:
+        return f"epoch_us({ts})"
+
+    def local(self, ts: str, tz_placeholder: str) -> str:
+        """A UTC timestamp column as a naive local time in the given zone."""
+        return f"timezone({tz_placeholder}, {ts} AT TIME ZONE 'UTC')"
+
+    def trunc_text(self, unit: Unit, local_ts: str, week_start: str = "monday") -> str:
+        """The start of the hour/day/week/month holding `local_ts`, as 'YYYY-MM-DD HH:MM:SS'."""
+        if unit == "week" and week_start == "sunday":
+            start = f"(date_trunc('week', {local_ts} + INTERVAL 1 DAY) - INTERVAL 1 DAY)"
+        else:
+            start = f"date_trunc('{unit}', {local_ts})"
+        return f"strftime({start}, '%Y-%m-%d %H:%M:%S')"
+
+    def median(self, expr: str) -> str:
+        """The lower median, an element of the data (no interpolation)."""
+        return f"quantile_disc({expr}, 0.5)"
+
+    def prev(self, expr: str) -> str:
+        """lag(expr), NULL on the first row of the partition."""
+        return f"lag({expr})"
+
+    def last_non_null(self, expr: str) -> str:
+        return f"last_value({expr} IGNORE NULLS)"
+
+    def regex(self, expr: str, pattern: str) -> str:
+        return f"regexp_matches({expr}, {pattern})"
+
+    def regexp_replace(self, expr: str, pattern: str, replacement: str) -> str:
+        """Every match of `pattern` replaced; `\\1` in `replacement` is the first group."""
+        return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
+
+    def contains_ci(self, expr: str, needle: str) -> str:
+        return f"(strpos(lower({expr}), lower({needle})) > 0)"
+
+    def to_number(self, expr: str) -> str:
+        return f"TRY_CAST({expr} AS DOUBLE)"
+
+    def arg_min(self, value: str, key: str) -> str:
+        return f"arg_min({value}, {key})"
+
+    def arg_max(self, value: str, key: str) -> str:
+        return f"arg_max({value}, {key})"
+
+    def arg_min_if(self, value: str, key: str, cond: str) -> str:
+        return f"arg_min({value}, {key}) FILTER (WHERE {cond})"
+
+    def arg_max_if(self, value: str, key: str, cond: str) -> str:
+        return f"arg_max({value}, {key}) FILTER (WHERE {cond})"
+
+    def tuple_(self, *items: str) -> str:
+        return "row(" + ", ".join(items) + ")"
+
+    def text(self, expr: str) -> str:
+        return f"CAST({expr} AS VARCHAR)"
+
+    def list_agg(self, expr: str, order_by: str) -> str:
+        return f"list({expr} ORDER BY {order_by})"
+
+
+class ClickHouse(Dialect):
+    name = "clickhouse"
+
+    def placeholder(self, name: str, value: Any) -> str:
+        return f"{{{name}:{_ch_type(value)}}}"
+
+    def prop(self, column: str, key: str, params: Params) -> str:
+        k = params.add(key)
+        kind = f"JSONType({column}, {k})"
+        return (
+            f"multiIf({kind} = 'String', JSONExtractString({column}, {k}),"
+            f" {kind} IN ('Null', 'Object', 'Array') OR NOT JSONHas({column}, {k}), NULL,"
+            f" JSONExtractRaw({column}, {k}))"
+        )
+
+    def epoch_us(self, ts: str) -> str:
+        return f"toUnixTimestamp64Micro({ts})"
+
+    def local(self, ts: str, tz_placeholder: str) -> str:
+        return f"toTimeZone({ts}, {tz_placeholder})"
+
+    def trunc_text(self, unit: Unit, local_ts: str, week_start: str = "monday") -> str:
+        start = {
+            "hour": f"toStartOfHour({local_ts})",
+            "day": f"toStartOfDay({local_ts})",
+            "week": f"toStartOfWeek({local_ts}, {1 if week_start == 'monday' else 0})",
+            "month": f"toStartOfMonth({local_ts})",
+        }[unit]
+        return f"formatDateTime({start}, '%Y-%m-%d %H:%i:%S')"
+
+    def median(self, expr: str) -> str:
+        return f"quantileExactLow(0.5)({expr})"
+
+    def prev(self, expr: str) -> str:
+        return f"lag(toNullable({expr}))"
+
+    def last_non_null(self, expr: str) -> str:
+        return f"last_value({expr})"
+
+    def regex(self, expr: str, pattern: str) -> str:
+        return f"match({expr}, {pattern})"
+
+    def regexp_replace(self, expr: str, pattern: str, replacement: str) -> str:
+        return f"replaceRegexpAll({expr}, {pattern}, {replacement})"
+
+    def contains_ci(self, expr: str, needle: str) -> str:
+        return f"(positionCaseInsensitiveUTF8({expr}, {needle}) > 0)"
+
+    def to_number(self, expr: str) -> str:
+        return f"toFloat64OrNull({expr})"
+
+    def arg_min(self, value: str, key: str) -> str:
+        return f"argMin({value}, {key})"
+
+    def arg_max(self, value: str, key: str) -> str:
+        return f"argMax({value}, {key})"
+
+    def arg_min_if(self, value: str, key: str, cond: str) -> str:
+        return f"argMinIf({value}, {key}, {cond})"
+
+    def arg_max_if(self, value: str, key: str, cond: str) -> str:
+        return f"argMaxIf({value}, {key}, {cond})"
+
+    def tuple_(self, *items: str) -> str:
+        return "tuple(" + ", ".join(items) + ")"
+
+    def text(self, expr: str) -> str:
+        return f"toString({expr})"
+
+    def list_agg(self, expr: str, order_by: str) -> str:
+        # arraySort by the key keeps both engines' element order identical.
+        return f"arrayMap(x -> x.2, arraySort(x -> x.1, groupArray(({order_by}, {expr}))))"
+
+
+def json_path(key: str) -> str:
+    """DuckDB JSON path of one top-level key (quoted, so dots and spaces stay in the key)."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ch_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64"
+    if isinstance(value, float):
+        return "Float64"
+    if isinstance(value, datetime):
+        return "DateTime64(6, 'UTC')"
+    if isinstance(value, (list, tuple)):
+        inner = {_ch_type(v) for v in value} or {"String"}
+        return f"Array({inner.pop() if len(inner) == 1 else 'String'})"
+    return "String"
+
+
+DUCKDB = Dialect()
+CLICKHOUSE = ClickHouse()

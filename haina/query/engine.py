@@ -1,0 +1,95 @@
+"""Where report SQL runs: DuckDB (the embedded store) or ClickHouse (chdb in-process).
+
+Both engines take the SQL a report built for their dialect and its parameters, and return
+rows as tuples of plain Python values (int, float, str, None, lists of those).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime
+from typing import Any, Protocol
+
+import duckdb
+
+from haina.query.dialect import CLICKHOUSE, DUCKDB, Dialect
+
+
+class Engine(Protocol):
+    dialect: Dialect
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
+
+
+class QueryTooLarge(Exception):
+    """A report query ran out of time or memory: narrow the range or the filters."""
+
+
+class DuckDBEngine:
+    """Runs on a DuckDB connection or cursor holding the `events` table.
+
+    With `timeout` (seconds) a query that runs longer is interrupted; a query that needs more
+    memory than DuckDB's `memory_limit` fails; both raise QueryTooLarge, so one heavy report
+    cannot take the machine from collection."""
+
+    dialect = DUCKDB
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, timeout: float | None = None) -> None:
+        self.conn = conn
+        self.timeout = timeout
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        # DuckDB refuses parameters the text does not use (a report may add one it then skips).
+        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+        timer = threading.Timer(self.timeout, self.conn.interrupt) if self.timeout else None
+        if timer is not None:
+            timer.start()
+        try:
+            return self.conn.execute(sql, used).fetchall()
+        except duckdb.InterruptException as exc:
+            raise QueryTooLarge(
+                f"the query ran longer than {self.timeout:g} s and was stopped; "
+                "narrow the date range or add filters"
+            ) from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise QueryTooLarge(
+                "the query needs more memory than the store may use "
+                "(HAINA_DUCKDB_MEMORY_LIMIT); narrow the date range or add filters"
+            ) from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+class ChdbEngine:
+    """Runs on a chdb session holding the `events` table (see store/events/clickhouse.py)."""
+
+    dialect = CLICKHOUSE
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        text = {k: _ch_text(v) for k, v in params.items()}
+        # Standard SQL outer joins (NULL, not the type's default, where nothing matched).
+        table = self.session.query(sql + "\nSETTINGS join_use_nulls = 1", "ArrowTable", params=text)
+        columns = [col.to_pylist() for col in table.columns]
+        return list(zip(*columns, strict=True)) if columns else []
+
+
+def _ch_text(value: Any) -> str:
+    """A parameter value as ClickHouse parses it for its declared type (data, not SQL)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_ch_element(v) for v in value) + "]"
+    return str(value)
+
+
+def _ch_element(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return _ch_text(value)

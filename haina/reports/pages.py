@@ -1,0 +1,211 @@
+"""Pages: views, visitors, engagement, entries, exits, bounce, scroll depth and load time per
+page (path, URL, title, or named URL patterns)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from haina.query.scope import (
+    SESSION_CAP_US,
+    Range,
+    ReportContext,
+    ReportQuery,
+    Scope,
+    freshness,
+    resolve_range,
+)
+from haina.reports.overview import engaged_condition
+from haina.reports.registry import ReportKind
+
+OTHER = "(other)"
+SCROLL_BUCKETS = ("0-25", "25-50", "50-75", "75-100")
+# Constructs Python's `re` accepts but RE2 (DuckDB's and ClickHouse's engine) does not.
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+ROW_FIELDS = (
+    "views", "visitors", "sessions", "entries", "entered_engaged", "exits", "eng_pageviews",
+    "eng_ms", "scroll_0", "scroll_1", "scroll_2", "scroll_3", "scroll_sum", "median_load_ms",
+)  # fmt: skip
+
+
+def re2_pattern(value: str) -> str:
+    """A regular expression both engines run (RE2 syntax: no look-around, no back-references)."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from exc
+    if _NOT_RE2.search(value):
+        raise ValueError("look-around and back-references are not supported (RE2 syntax)")
+    return value
+
+
+class PagePattern(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    regex: str = Field(min_length=1, max_length=1000, description="matched against the path")
+
+    _regex = field_validator("regex")(re2_pattern)
+
+
+class PagesQuery(ReportQuery):
+    kind: Literal["pages"] = "pages"
+    group_by: Literal["path", "url", "title", "pattern"] = "path"
+    patterns: list[PagePattern] = Field(
+        default_factory=list,
+        max_length=100,
+        validate_default=True,
+        description="with group_by 'pattern': the first pattern whose regex matches wins",
+    )
+    limit: int = Field(50, ge=1, le=1000, description="rows to return (most views first)")
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns(cls, patterns: list[PagePattern], info: ValidationInfo) -> list[PagePattern]:
+        grouped = info.data.get("group_by") == "pattern"
+        if grouped and not patterns:
+            raise ValueError("group_by 'pattern' needs at least one pattern")
+        if patterns and not grouped:
+            raise ValueError("patterns are only used with group_by 'pattern'")
+        return patterns
+
+
+def page_key(s: Scope, q: PagesQuery) -> str:
+    """SQL text of a pageview's group in `sx`."""
+    if q.group_by != "pattern":
+        return f"coalesce(sx.{q.group_by}, '')"
+    whens = " ".join(
+        f"WHEN {s.d.regex('sx.path', s.p(p.regex))} THEN {s.p(p.name)}" for p in q.patterns
+    )
+    return f"CASE {whens} ELSE {s.p(OTHER)} END"
+
+
+def pageviews_cte(s: Scope, key: str, conversions: bool = False) -> str:
+    """`pv`: the pageviews of counted sessions with their group `k`, `counted` (passes the
+    filters), whether each is its session's first / last pageview, engagement, scroll, load
+    time and the session's `engaged` flag; with `conversions`, `last_conv`: the time of the
+    session's last conversion event. Reference `pv` once: ClickHouse inlines each use."""
+    load = "sx.load_ms"  # the pageview's perf_load_ms, as a number
+    source, last_conv = "sx", ""
+    if conversions:
+        conv = f"max(CASE WHEN {s.conversion_cond()} THEN ts END) OVER (PARTITION BY person, sid)"
+        source = f"(SELECT sx.*, {conv} AS last_conv FROM sx) sx"
+        last_conv = ", sx.last_conv AS last_conv"
+    order = "PARTITION BY sx.person, sx.sid ORDER BY sx.ts{0}, sx.uuid{0}"
+    return (
+        f"os AS (SELECT person AS oper, sid AS osid, CASE WHEN {engaged_condition(s)} "
+        "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
+        f"pv AS (SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
+        f"{key} AS k, CASE WHEN sx.sel AND sx.in_range THEN 1 ELSE 0 END AS counted, "
+        f"CASE WHEN row_number() OVER ({order.format('')}) = 1 THEN 1 ELSE 0 END AS is_entry, "
+        f"CASE WHEN row_number() OVER ({order.format(' DESC')}) = 1 THEN 1 ELSE 0 END AS is_exit, "
+        # ClickHouse's LEFT JOIN gives eng_ms 0, not NULL, where a pageview has no
+        # `$engagement`: "has data" is some engaged time or a scroll depth on both engines.
+        "CASE WHEN coalesce(sx.eng_ms, 0) > 0 OR sx.eng_scroll IS NOT NULL THEN 1 ELSE 0 END "
+        "AS has_eng, coalesce(sx.eng_ms, 0) AS ms, CASE WHEN sx.eng_scroll IS NOT NULL "
+        "THEN least(greatest(sx.eng_scroll, 0.0), 100.0) END AS scroll, "
+        f"{load} AS load_ms, os.engaged AS engaged{last_conv} FROM {source} "
+        "JOIN os ON sx.person = os.oper AND sx.sid = os.osid WHERE sx.event_name = '$pageview')"
+    )
+
+
+def _measures(s: Scope) -> str:
+    """Aggregates over `pv` grouped by k, in ROW_FIELDS order."""
+    with_scroll = "counted = 1 AND scroll IS NOT NULL"
+    buckets = ", ".join(
+        f"sum(CASE WHEN {with_scroll} AND scroll >= {lo}.0"
+        + (f" AND scroll < {lo + 25}.0" if lo < 75 else "")
+        + " THEN 1 ELSE 0 END)"
+        for lo in (0, 25, 50, 75)
+    )
+    return (
+        "sum(counted), count(DISTINCT CASE WHEN counted = 1 THEN vper END), "
+        "count(DISTINCT vsid || ':' || vper), sum(is_entry), sum(is_entry * engaged), "
+        "sum(is_exit), sum(CASE WHEN counted = 1 AND has_eng = 1 THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN counted = 1 AND has_eng = 1 THEN ms ELSE 0.0 END), "
+        f"{buckets}, sum(CASE WHEN {with_scroll} THEN scroll ELSE 0.0 END), "
+        f"{s.d.median('CASE WHEN counted = 1 AND load_ms >= 0 THEN load_ms END')}"
+    )
+
+
+def build(ctx: ReportContext, q: PagesQuery, rng: Range, totals: bool) -> Scope:
+    """One row per page group: the key, then ROW_FIELDS; most views first (ties by key),
+    `limit + 1` rows; with `totals`, all pageviews as one group."""
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US)
+    ctes = s.ctes(sessions=True)
+    key = "''" if totals else page_key(s, q)
+    s.sql = (
+        f"{ctes},\n{pageviews_cte(s, key)}\n"
+        f"SELECT k, {_measures(s)} FROM pv GROUP BY k HAVING sum(counted) > 0 "
+        f"ORDER BY sum(counted) DESC, k LIMIT {s.p(q.limit + 1)}"
+    )
+    return s
+
+
+def shape(row: tuple[Any, ...] | None) -> dict[str, Any]:
+    """Counts as integers; rates, averages and the scroll distribution computed here."""
+    v = dict(zip(ROW_FIELDS, row or (0,) * len(ROW_FIELDS), strict=True))
+    n = {
+        f: int(v[f] or 0) for f in ROW_FIELDS if f not in ("eng_ms", "scroll_sum", "median_load_ms")
+    }
+    with_scroll = sum(n[f"scroll_{i}"] for i in range(4))
+    return {
+        "views": n["views"],
+        "visitors": n["visitors"],
+        "sessions": n["sessions"],
+        "avg_engagement_seconds": _ratio(round(float(v["eng_ms"] or 0)), n["eng_pageviews"] * 1000),
+        "entries": n["entries"],
+        "exits": n["exits"],
+        "exit_rate": _ratio(n["exits"], n["sessions"]),
+        "bounce_rate": _ratio(n["entries"] - n["entered_engaged"], n["entries"]),
+        "scroll": {
+            "pageviews": with_scroll,
+            "buckets": {b: n[f"scroll_{i}"] for i, b in enumerate(SCROLL_BUCKETS)},
+            "average": _ratio(round(float(v["scroll_sum"] or 0) * 100), with_scroll * 100),
+        },
+        "median_load_ms": number_as_sent(v["median_load_ms"]),
+    }
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def number_as_sent(value: Any) -> int | float | None:
+    """A stored number as it was sent: 910, not 910.0."""
+    if value is None:
+        return None
+    f = float(value)
+    return int(f) if f.is_integer() else f
+
+
+def run(ctx: ReportContext, q: PagesQuery) -> dict[str, Any]:
+    rng = resolve_range(q, ctx)
+    s = build(ctx, q, rng, totals=False)
+    rows = ctx.engine.rows(s.sql, s.params.values)
+    t = build(ctx, q, rng, totals=True)
+    total = ctx.engine.rows(t.sql, t.params.values)
+    return {
+        "kind": "pages",
+        "range": {
+            "from": rng.local_from.isoformat(),
+            "to": rng.local_to.isoformat(),
+            "timezone": rng.tz,
+        },
+        "group_by": q.group_by,
+        "rows": [{"key": str(r[0]), **shape(r[1:])} for r in rows[: q.limit]],
+        "truncated": len(rows) > q.limit,
+        "totals": shape(total[0][1:] if total else None),
+        "freshness": freshness(ctx),
+        "sql": [s.sql, t.sql],
+    }
+
+
+REPORT = ReportKind(
+    "pages",
+    PagesQuery,
+    run,
+    "Views, engagement, entries, exits, bounce, scroll, load time per page",
+)
