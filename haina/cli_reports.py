@@ -111,6 +111,8 @@ def tables_of(result: dict[str, Any]) -> list[Table]:
 
 
 def _flat(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_flat(v) and not isinstance(v, list) for v in value)
     return value is None or isinstance(value, (str, int, float, bool))
 
 
@@ -121,4 +123,6 @@ def _cell(value: Any) -> str:
         return f"{value:,.4g}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if isinstance(value, list):
+        return " → ".join(_cell(v) for v in value)  # a path, a list of values
     return str(value)

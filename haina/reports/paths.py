@@ -8,9 +8,10 @@ the path from its first occurrence on, an end point the N steps that led to its 
 occurrence; with both, a path longer than N keeps its head and tail around a "..." step. All
 of it, aggregates included, is one SQL statement of window functions over the sessions.
 
-Measured (demo shop data replicated to 9.5 M events, this 2-core VM while other test suites
-ran, DuckDB 2.0): see docs/reports/paths.md, "Performance". Nearly all the time goes into
-Scope's `ev` → `sx` → `sessions`; the path steps here add a small share.
+Measured on the demo shop data replicated to 9.5 M events (2-core VM, DuckDB 2.0.1, other
+test suites running): 15.6-19.1 s at load 1.5, of which 8.9 s is Scope's sessions alone; at
+load 4-6, 30 s CPU of which 15.7 s is the sessions. The 2 s target needs stored sessions.
+Details: docs/reports/paths.md, "Performance".
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from haina.web.pages import PageContext, page
 
@@ -92,8 +93,6 @@ class FilterBar:
     @property
     def clear_url(self) -> str:
         """The page without filters, keeping the period and the kept parameters."""
-        from urllib.parse import urlencode
-
         query = urlencode(self.keep)
         return f"{self.action}?{query}" if query else self.action
 

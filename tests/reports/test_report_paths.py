@@ -178,6 +178,14 @@ def test_edge_limit_and_weight_drop_unreachable_links(both: RunBoth, hand: RunBo
     assert len(hand(both, path_limit=2)["top_paths"]) == 2
 
 
+def test_values_stay_out_of_the_sql(both: RunBoth, hand: RunBoth) -> None:
+    odd = "/it's'; DROP TABLE events; --"
+    r = hand(
+        both, start_point=odd, exclude=[odd], path_regex_cleaning=[{"regex": "'", "alias": odd}]
+    )
+    assert r["sessions"] == 0 and all(odd not in sql for sql in r["sql"])
+
+
 def test_empty_range(both: RunBoth, hand: RunBoth) -> None:
     r = hand(both, date_from="2026-11-11", date_to="2026-11-12")
     assert r["sessions"] == 0 and r["links"] == [] and r["nodes"] == []
@@ -234,54 +242,72 @@ def python_sessions(con: Any) -> list[tuple[str, list[tuple[datetime, str, str]]
     return [(key[0], events) for key, events in out.items()]
 
 
-def python_path(items: list[tuple[datetime, str]], q: PathsQuery) -> list[tuple[datetime, str]]:
-    """PostHog's arrays: collapse runs to their last element, then cut at the points."""
+Item = tuple[datetime, str]
+
+
+def python_path(items: list[Item], q: PathsQuery) -> tuple[list[Item], bool]:
+    """PostHog's arrays: collapse runs to their last element, then cut at the points; also
+    whether the session had items after the path shown."""
     compact = [x for i, x in enumerate(items) if i + 1 == len(items) or items[i + 1][1] != x[1]]
     names = [x[1] for x in compact]
     if q.start_point:
         if q.start_point not in names:
-            return []
+            return [], False
         compact = compact[names.index(q.start_point) :]
         names = names[names.index(q.start_point) :]
-    if q.end_point:
-        if q.end_point not in names:
-            return []
-        compact = compact[: names.index(q.end_point) + 1]
-        if not q.start_point:
-            return compact[-q.steps :]
-        if len(compact) > q.steps:
-            tail = (q.steps - 1) // 2
-            head = q.steps - 1 - tail
-            return [*compact[:head], (compact[head][0], "..."), *compact[len(compact) - tail :]]
-        return compact
-    return compact[: q.steps]
+    if not q.end_point:
+        return compact[: q.steps], len(compact) > q.steps
+    if q.end_point not in names:
+        return [], False
+    more = len(compact) > names.index(q.end_point) + 1
+    compact = compact[: names.index(q.end_point) + 1]
+    if not q.start_point:
+        return compact[-q.steps :], more
+    if len(compact) > q.steps:
+        tail = (q.steps - 1) // 2
+        head = q.steps - 1 - tail
+        compact = [*compact[:head], (compact[head][0], "..."), *compact[len(compact) - tail :]]
+    return compact, more
+
+
+def python_items(events: list[tuple[datetime, str, str]], q: PathsQuery) -> list[Item]:
+    items = []
+    for ts, name, path in events:
+        if name == "$engagement" or (q.path_type == "page" and name != "$pageview"):
+            continue
+        item = path if name == "$pageview" and q.path_type != "event" else name
+        for rule in q.path_regex_cleaning:
+            item = re.sub(rule.regex, rule.alias, item)
+        if item not in q.exclude:
+            items.append((ts, item))
+    return items
 
 
 def python_report(con: Any, body: dict[str, Any]) -> dict[str, Any]:
     q = PathsQuery.model_validate(body)
-    link_n: dict[tuple[str, str], list[int]] = defaultdict(list)
-    node_people: dict[str, set[str]] = defaultdict(set)
-    node_n: dict[str, int] = defaultdict(int)
+    link_us: dict[tuple[str, str], list[int]] = defaultdict(list)
+    people: dict[str, set[str]] = defaultdict(set)
+    nodes: dict[str, int] = defaultdict(int)
+    steps = [[0, 0] for _ in range(q.steps)]
+    paths: dict[tuple[str, ...], int] = defaultdict(int)
     for person, events in python_sessions(con):
-        items = []
-        for ts, name, path in events:
-            if name == "$engagement" or (q.path_type == "page" and name != "$pageview"):
-                continue
-            item = path if name == "$pageview" and q.path_type != "event" else name
-            for rule in q.path_regex_cleaning:
-                item = re.sub(rule.regex, rule.alias, item)
-            if item not in q.exclude:
-                items.append((ts, item))
-        path = python_path(items, q)
+        path, more = python_path(python_items(events, q), q)
         for k, (ts, item) in enumerate(path, 1):
-            node_n[f"{k}_{item}"] += 1
-            node_people[f"{k}_{item}"].add(person)
+            nodes[f"{k}_{item}"] += 1
+            people[f"{k}_{item}"].add(person)
+            steps[k - 1][0] += 1
             if k > 1:
                 gap = (ts - path[k - 2][0]) // timedelta(microseconds=1)
-                link_n[(f"{k - 1}_{path[k - 2][1]}", f"{k}_{item}")].append(gap)
+                link_us[(f"{k - 1}_{path[k - 2][1]}", f"{k}_{item}")].append(gap)
+        if path:
+            steps[len(path) - 1][1] += 0 if more else 1
+            paths[tuple(item for _, item in path)] += 1
+    top = sorted(paths.items(), key=lambda p: (-p[1], [(0, i) for i in p[0]] + [(1, "")]))
     return {
-        "links": {k: (len(v), round(sum(v) / len(v) / 1e6, 3)) for k, v in link_n.items()},
-        "nodes": {k: (n, len(node_people[k])) for k, n in node_n.items()},
+        "links": {k: (len(v), round(sum(v) / len(v) / 1e6, 3)) for k, v in link_us.items()},
+        "nodes": {k: (n, len(people[k])) for k, n in nodes.items()},
+        "steps": [tuple(x) for x in steps],
+        "top_paths": [{"path": list(p), "sessions": n} for p, n in top[: q.path_limit]],
     }
 
 
@@ -305,3 +331,5 @@ def test_demo_matches_python(
     assert {n["name"]: (n["sessions"], n["visitors"]) for n in got["nodes"]} == {
         k: v for k, v in want["nodes"].items() if any(k in link for link in want["links"])
     }
+    assert steps(got) == want["steps"]
+    assert got["top_paths"] == want["top_paths"]

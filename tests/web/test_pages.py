@@ -12,6 +12,7 @@ from haina.web.pages import (
     NAV_ORDER,
     PageContext,
     Period,
+    load_pages,
     page,
     pages,
     register_page,
@@ -27,6 +28,7 @@ async def _nothing(ctx: PageContext) -> Markup:
 
 @pytest.fixture
 def probes() -> Iterator[None]:
+    load_pages()  # the built-in pages, as the app loads them at start-up
     yield
     for slug in ("probe-a", "probe-b"):
         unregister_page(slug)
