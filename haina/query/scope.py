@@ -323,6 +323,9 @@ class Scope:
             )
         since = f"{d.epoch_us('ts')} - {d.epoch_us('run_start')}"
         chunk = f"CAST(floor(({since}) / {SESSION_CAP_US}) AS BIGINT)"
+        # `$engagement` events are measurements of a page already viewed: they join the
+        # session before them and never start one (a tab left open for an hour would
+        # otherwise make an engagement-only session).
         # Session boundaries from a narrow projection (one window pass), then every event
         # takes the latest boundary at or before it (an ASOF join): far cheaper than carrying
         # every column through several window passes. Events sharing a timestamp can never
@@ -330,7 +333,8 @@ class Scope:
         return (
             "evx AS (SELECT ev.*, eng.eng_ms AS eng_ms, eng.eng_scroll AS eng_scroll FROM ev "
             "LEFT JOIN eng ON ev.person = eng.eperson AND ev.pvid = eng.epvid),\n"
-            f"g1 AS (SELECT person, ts, campaign, {d.prev('ts')} {w} AS prev_ts{extra} FROM ev),\n"
+            f"g1 AS (SELECT person, ts, campaign, {d.prev('ts')} {w} AS prev_ts{extra} FROM ev "
+            "WHERE event_name <> '$engagement'),\n"
             f"bnd AS (SELECT DISTINCT person AS bperson, ts AS bts FROM g1 WHERE {cond}),\n"
             "g2 AS (SELECT evx.*, bnd.bts AS run_start FROM evx ASOF JOIN bnd "
             "ON evx.person = bnd.bperson AND evx.ts >= bnd.bts),\n"

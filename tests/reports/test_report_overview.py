@@ -179,3 +179,14 @@ def test_bad_bodies_name_the_field(body: dict[str, Any], field: str, engines: An
     with pytest.raises(ValidationError) as info:
         run_report(ReportContext(engines["duckdb"], "ws_demo"), "overview", body)
     assert info.value.errors()[0]["loc"][0] == field
+
+
+def test_engagement_events_never_start_a_session() -> None:
+    # the tab stayed open 40 minutes; the engagement event arrives when it is closed
+    rows = [
+        page("2026-11-10 10:00:00", "a", properties={"pageview_id": "pa"}),
+        engagement("2026-11-10 10:40:00", 20_000, "pa", "a"),
+    ]
+    t = totals(rows)
+    assert t["sessions"] == 1 and t["engaged_sessions"] == 1
+    assert t["avg_engagement_seconds"] == 20.0

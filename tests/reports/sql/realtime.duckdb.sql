@@ -16,7 +16,7 @@ ev0 AS (SELECT e.type, e.event, e.anonymous_id, e.user_id, e.url, e.host, e.path
 ev AS (SELECT ev0.type, ev0.event, ev0.anonymous_id, ev0.user_id, ev0.url, ev0.host, ev0.path, ev0.referrer, ev0.title, ev0.library_name, ev0.source_id, ev0.browser, ev0.browser_version, ev0.os, ev0.os_version, ev0.device_type, ev0.is_bot, ev0.channel, ev0.source, ev0.medium, ev0.campaign, ev0.term, ev0.content, ev0.referrer_host, ev0.click_id, ev0.search_keyword, ev0.country, ev0.region, ev0.city, ev0.uuid, ev0.ts, ev0.event_name, ev0.person, ev0.pvid, ev0.eng_pvid, ev0.raw_eng_ms, ev0.raw_scroll, ev0.load_ms, (((coalesce(device_type = $p12, FALSE)))) AS sel, (ev0.ts >= $p2) AS in_range FROM ev0 WHERE ev0.person IS NOT NULL),
 eng AS (SELECT person AS eperson, eng_pvid AS epvid, least(sum(greatest(coalesce(raw_eng_ms, 0.0), 0.0)), $p17) AS eng_ms, max(raw_scroll) AS eng_scroll FROM ev WHERE event_name = '$engagement' GROUP BY eperson, epvid),
 evx AS (SELECT ev.*, eng.eng_ms AS eng_ms, eng.eng_scroll AS eng_scroll FROM ev LEFT JOIN eng ON ev.person = eng.eperson AND ev.pvid = eng.epvid),
-g1 AS (SELECT person, ts, campaign, lag(ts) OVER (PARTITION BY person ORDER BY ts, uuid) AS prev_ts FROM ev),
+g1 AS (SELECT person, ts, campaign, lag(ts) OVER (PARTITION BY person ORDER BY ts, uuid) AS prev_ts FROM ev WHERE event_name <> '$engagement'),
 bnd AS (SELECT DISTINCT person AS bperson, ts AS bts FROM g1 WHERE prev_ts IS NULL OR epoch_us(ts) - epoch_us(prev_ts) > $p18),
 g2 AS (SELECT evx.*, bnd.bts AS run_start FROM evx ASOF JOIN bnd ON evx.person = bnd.bperson AND evx.ts >= bnd.bts),
 sx AS (SELECT g2.*, CAST(epoch_us(run_start) AS VARCHAR) || '.' || CAST(CAST(floor((epoch_us(ts) - epoch_us(run_start)) / 86400000000) AS BIGINT) AS VARCHAR) AS sid FROM g2),
