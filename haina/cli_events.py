@@ -421,6 +421,7 @@ def up(
     out.print(f"  demo workspace  {creds['workspace_id']}")
     out.print(f"  write key       {creds['write_key']}")
     out.print(f"  API token       {creds['api_token']}")
+    out.print(f"  dashboard       {base}/login  (log in with the API token; English / 简体中文)")
     out.print(
         f"  try it          curl -u {creds['write_key']}: {base}/v1/track -H "
         '\'Content-Type: application/json\' -d \'{"userId":"u1","event":"Hello"}\'\n'
