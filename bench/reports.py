@@ -111,8 +111,12 @@ def _status_mb(key: str) -> float:
     return 0.0
 
 
+_PEAK_BEFORE_RESET = [0.0]  # the highest VmHWM cleared since the current phase began
+
+
 def reset_peak() -> bool:
     """Reset this process's VmHWM (Linux >= 4.0), so the next reading is the peak since now."""
+    _PEAK_BEFORE_RESET[0] = max(_PEAK_BEFORE_RESET[0], peak_mb())
     try:
         Path("/proc/self/clear_refs").write_text("5")
         return True
@@ -174,6 +178,7 @@ PHASES: list[Phase] = []
 @contextlib.contextmanager
 def phase(name: str) -> Iterator[Phase]:
     reset_peak()
+    _PEAK_BEFORE_RESET[0] = 0.0  # reports reset the peak inside a phase: carry their peaks
     p = Phase(name, rss_before_mb=rss_mb(), loadavg=loadavg())
     busy0, own0, t0 = machine_busy(), own_cpu(), time.perf_counter()
     try:
@@ -182,7 +187,7 @@ def phase(name: str) -> Iterator[Phase]:
         p.seconds = time.perf_counter() - t0
         other = machine_busy() - busy0 - (own_cpu() - own0)
         p.other_cores = max(0.0, other) / p.seconds if p.seconds else 0.0
-        p.peak_mb, p.rss_after_mb = peak_mb(), rss_mb()
+        p.peak_mb, p.rss_after_mb = max(_PEAK_BEFORE_RESET[0], peak_mb()), rss_mb()
         PHASES.append(p)
         print(f"  [{name}: {p.seconds:.1f} s, peak RSS {p.peak_mb:,.0f} MB, RSS "
               f"{p.rss_before_mb:,.0f} -> {p.rss_after_mb:,.0f} MB, other work "
@@ -842,7 +847,7 @@ def summarise(ds: DataSet, args: argparse.Namespace, settings: Settings, facts: 
         target = f"<= {TARGETS_S[kind]:g} s (DuckDB)" if kind in TARGETS_S else "-"
         v = verdict(d, TARGETS_S[kind]) if kind in TARGETS_S else "-"
         if kind in dt and dt[kind].error and kind in TARGETS_S:
-            v = f"missed: {failure(dt[kind])}"
+            v = f"missed ({failure(dt[kind], short=True)})"
         agree = {True: "identical", False: "DIFFERENT", None: "-"}[same[kind]]
         rows.append({"report": kind, "duckdb_s": d, "chdb_s": c, "target": target,
                      "verdict": v, "identical": same[kind],
