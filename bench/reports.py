@@ -374,9 +374,22 @@ def load_chdb(parquet: str, path: str) -> dict[str, Any]:
     s.query("OPTIMIZE TABLE events FINAL")
     count = int(str(s.query("SELECT count() FROM events", "CSV")).strip())
     s.close()
-    size = sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+    size = disk_bytes(Path(path))
     return {"seconds": time.perf_counter() - t0, "insert_seconds": inserted, "events": count,
             "peak_mb": peak_mb(), "dir_mb": size / 2**20}
+
+
+def disk_bytes(folder: Path) -> int:
+    """Bytes on disk under `folder`, each inode once (MergeTree parts share files by hard
+    links, so adding up file sizes overstates a chdb directory several times)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for p in folder.rglob("*"):
+        st = p.lstat()
+        if p.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
 
 
 def chdb_open(path: str) -> Any:
