@@ -25,6 +25,7 @@ from haina.query.entity import (
 from haina.query.filters import PropertyFilter
 from haina.query.scope import ReportContext, ReportQuery, Scope, freshness, resolve_range
 from haina.reports.funnel_eval import Event, Exclusion, Funnel, Outcome, evaluate
+from haina.reports.overview import ratio
 from haina.reports.registry import ReportKind
 
 UNIT_US = {
@@ -165,8 +166,8 @@ def shape(q: FunnelQuery, results: list[Outcome]) -> dict[str, Any]:
                 "step": k + 1,
                 "name": entity.event or "(any event)",
                 "count": counts[k],
-                "conversion_rate": round(counts[k] / counts[0], 4) if counts[0] else None,
-                "step_conversion_rate": round(counts[k] / prev, 4) if prev else None,
+                "conversion_rate": ratio(counts[k], counts[0]),
+                "step_conversion_rate": ratio(counts[k], prev),
                 "dropped": prev - counts[k] if k else 0,
                 "avg_seconds_from_previous": round(sum(gaps[k]) / len(gaps[k]), 3)
                 if gaps[k]

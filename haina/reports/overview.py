@@ -82,21 +82,18 @@ def shape(row: tuple[Any, ...] | None) -> dict[str, Any]:
         "visitors": raw["visitors"],
         "sessions": sessions,
         "pageviews": raw["pageviews"],
-        "pages_per_session": _ratio(raw["pageviews"], sessions),
-        "avg_engagement_seconds": _ratio(raw["engaged_ms"], with_page * 1000),
+        "pages_per_session": ratio(raw["pageviews"], sessions),
+        "avg_engagement_seconds": ratio(raw["engaged_ms"], with_page * 1000),
         "engaged_sessions": raw["engaged_sessions"],
-        "bounce_rate": _rate(with_page - raw["engaged_sessions"], with_page),
-        "single_page_session_rate": _rate(raw["single_page_sessions"], with_page),
+        "bounce_rate": ratio(with_page - raw["engaged_sessions"], with_page),
+        "single_page_session_rate": ratio(raw["single_page_sessions"], with_page),
         "conversions": raw["conversions"],
-        "conversion_rate": _rate(raw["converting_sessions"], sessions),
+        "conversion_rate": ratio(raw["converting_sessions"], sessions),
     }
 
 
-def _ratio(a: int, b: int) -> float | None:
-    return round(a / b, 4) if b else None
-
-
-def _rate(a: int, b: int) -> float | None:
+def ratio(a: int, b: int) -> float | None:
+    """a ÷ b to 4 decimal places (every report's rates and averages); None when b is 0."""
     return round(a / b, 4) if b else None
 
 

@@ -17,7 +17,7 @@ from haina.query.scope import (
     freshness,
     resolve_range,
 )
-from haina.reports.overview import engaged_condition
+from haina.reports.overview import engaged_condition, ratio
 from haina.reports.registry import ReportKind
 
 OTHER = "(other)"
@@ -155,22 +155,18 @@ def shape(row: tuple[Any, ...] | None) -> dict[str, Any]:
         "views": n["views"],
         "visitors": n["visitors"],
         "sessions": n["sessions"],
-        "avg_engagement_seconds": _ratio(round(float(v["eng_ms"] or 0)), n["eng_pageviews"] * 1000),
+        "avg_engagement_seconds": ratio(round(float(v["eng_ms"] or 0)), n["eng_pageviews"] * 1000),
         "entries": n["entries"],
         "exits": n["exits"],
-        "exit_rate": _ratio(n["exits"], n["sessions"]),
-        "bounce_rate": _ratio(n["entries"] - n["entered_engaged"], n["entries"]),
+        "exit_rate": ratio(n["exits"], n["sessions"]),
+        "bounce_rate": ratio(n["entries"] - n["entered_engaged"], n["entries"]),
         "scroll": {
             "pageviews": with_scroll,
             "buckets": {b: n[f"scroll_{i}"] for i, b in enumerate(SCROLL_BUCKETS)},
-            "average": _ratio(round(float(v["scroll_sum"] or 0) * 100), with_scroll * 100),
+            "average": ratio(round(float(v["scroll_sum"] or 0) * 100), with_scroll * 100),
         },
         "median_load_ms": number_as_sent(v["median_load_ms"]),
     }
-
-
-def _ratio(a: int, b: int) -> float | None:
-    return round(a / b, 4) if b else None
 
 
 def number_as_sent(value: Any) -> int | float | None:

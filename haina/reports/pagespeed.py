@@ -16,6 +16,7 @@ from haina.query.scope import (
     freshness,
     resolve_range,
 )
+from haina.reports.overview import ratio
 from haina.reports.pages import number_as_sent, pageviews_cte, re2_pattern
 from haina.reports.registry import ReportKind
 
@@ -93,7 +94,7 @@ def build(ctx: ReportContext, q: PagespeedQuery, rng: Range, totals: bool) -> Sc
 def shape(row: tuple[Any, ...] | None) -> dict[str, Any]:
     """Counts, the conversion rate and the median load time of one bucket (or all)."""
     n = {f: int(v or 0) for f, v in zip(FIELDS, (row or (0, 0, 0))[:3], strict=True)}
-    rate = round(n["converted_sessions"] / n["sessions"], 4) if n["sessions"] else None
+    rate = ratio(n["converted_sessions"], n["sessions"])
     median = number_as_sent(row[3]) if row else None
     return {**n, "conversion_rate": rate, "median_load_ms": median}
 
