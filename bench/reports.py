@@ -43,10 +43,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from haina.config import Settings
-from haina.query import ChdbEngine, DuckDBEngine, ReportContext, ReportSettings
+from haina.query import ChdbEngine, DuckDBEngine, ReportContext, ReportSettings, stored
 from haina.query.dialect import Dialect
 from haina.query.scope import resolve_range
 from haina.reports.registry import reports, run_report
+from haina.store.events.clickhouse import derived_ddl
 from haina.store.events.duckdb_store import open_duckdb
 from haina.store.events.schema import EVENT_COLUMNS
 from haina.workspaces.keys import DEFAULT_CONVERSION_EVENTS
@@ -480,6 +481,9 @@ class Recording:
         finally:
             self.log.append(Statement(sql, dict(params), time.perf_counter() - t0))
 
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.inner.execute(sql, params)
+
 
 @dataclass
 class Timing:
@@ -509,10 +513,11 @@ def without_sql(value: Any) -> Any:
 
 
 def time_report(name: str, engine: Recording, kind: str, body: dict[str, Any],
-                runs: int, budget: float) -> Timing:
+                runs: int, budget: float, stored: bool) -> Timing:
     """A warm-up, then `runs` timed runs, or fewer (at least one) when the next would go past
-    `budget` seconds of timed runs: a report that takes minutes does not take the hour."""
-    ctx = ReportContext(engine, WORKSPACE, REPORT_SETTINGS, NOW)
+    `budget` seconds of timed runs: a report that takes minutes does not take the hour.
+    `stored`: the stored sessions are current (session reports read them, as in the server)."""
+    ctx = ReportContext(engine, WORKSPACE, REPORT_SETTINGS, NOW, stored=stored)
     t = Timing(name, kind)
     reset_peak()
     busy0, own0, w0 = machine_busy(), own_cpu(), time.perf_counter()
@@ -701,6 +706,21 @@ def verdict(value: float | None, target: float) -> str:
     return f"missed by {value / target - 1:.0%} ({value / target:.1f}x)"
 
 
+def stored_sessions(name: str, engine: Recording, args: argparse.Namespace) -> dict[str, Any]:
+    """Bring the stored sessions up to date as the server does before a session report: the
+    first time (or with --rebuild-sessions) that derives them from all events."""
+    with phase(f"{name} stored sessions"):
+        if args.no_stored:
+            return {"mode": "not used"}
+        t0 = time.perf_counter()
+        done = (stored.rebuild if args.rebuild_sessions else stored.refresh)(
+            engine, WORKSPACE, REPORT_SETTINGS)
+        took = time.perf_counter() - t0
+        print(f"  stored sessions: {done.mode}, {done.people:,} people, {took:.1f} s",
+              flush=True)
+        return {"mode": done.mode, "people": done.people, "seconds": round(took, 2)}
+
+
 def run_duckdb(ds: DataSet, args: argparse.Namespace, settings: Settings,
                kinds: list[str], body: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"timings": {}}
@@ -717,10 +737,11 @@ def run_duckdb(ds: DataSet, args: argparse.Namespace, settings: Settings,
               f"{settings.duckdb_memory_limit}), threads {row[1]}, report timeout "
               f"{settings.report_timeout_seconds:g} s; {row[2]:,} events", flush=True)
     engine = Recording(DuckDBEngine(cursor, timeout=settings.report_timeout_seconds))
+    out["stored"] = stored_sessions("duckdb", engine, args)
     with phase("duckdb reports"):
         for kind in kinds:
             out["timings"][kind] = time_report("duckdb", engine, kind, body[kind], args.runs,
-                                               args.budget)
+                                               args.budget, not args.no_stored)
     if args.profile != "none":
         wanted = [k for k in kinds if args.profile == "all" or (
             k in TARGETS_S and (out["timings"][k].median_s or math.inf) > TARGETS_S[k])]
@@ -759,9 +780,13 @@ def run_chdb(ds: DataSet, args: argparse.Namespace, settings: Settings, kinds: l
               "parts", flush=True)
     inner = ChdbEngine(s)
     engine = Recording(inner)
+    for statement in derived_ddl():  # a data directory loaded before stored sessions existed
+        s.query(statement)
+    out["stored"] = stored_sessions("chdb", engine, args)
     with phase("chdb reports"):
         for kind in kinds:
-            t = time_report("chdb", engine, kind, body[kind], args.runs, args.budget)
+            t = time_report("chdb", engine, kind, body[kind], args.runs, args.budget,
+                            not args.no_stored)
             out["timings"][kind] = t
             if t.error:
                 # chdb 4.4: after a failed query (e.g. MEMORY_LIMIT_EXCEEDED) the session's next
@@ -799,6 +824,10 @@ def main() -> None:
                    help="DuckDB JSON profile of each statement of the reports that miss their "
                         "target (or all of them)")
     p.add_argument("--rebuild", action="store_true", help="regenerate and reload the data")
+    p.add_argument("--rebuild-sessions", action="store_true",
+                   help="derive the stored sessions again (and time it)")
+    p.add_argument("--no-stored", action="store_true",
+                   help="derive sessions per query, as before stored sessions (for comparison)")
     p.add_argument("--json", type=Path, help="also write the figures to this file")
     args = p.parse_args()
     kinds = [k.strip() for k in args.reports.split(",") if k.strip()]

@@ -101,6 +101,14 @@ class Dialect:
     def list_agg(self, expr: str, order_by: str) -> str:
         return f"list({expr} ORDER BY {order_by})"
 
+    def hash_bucket(self, expr: str, buckets: int) -> str:
+        """Which of `buckets` parts a value falls in (to split work, not to publish)."""
+        return f"(hash({expr}) % {int(buckets)})"
+
+    def temp_table(self, name: str, select: str) -> str:
+        """A statement creating a session-local table from a query."""
+        return f"CREATE TEMP TABLE {name} AS {select}"
+
 
 class ClickHouse(Dialect):
     name = "clickhouse"
@@ -174,6 +182,12 @@ class ClickHouse(Dialect):
     def list_agg(self, expr: str, order_by: str) -> str:
         # arraySort by the key keeps both engines' element order identical.
         return f"arrayMap(x -> x.2, arraySort(x -> x.1, groupArray(({order_by}, {expr}))))"
+
+    def hash_bucket(self, expr: str, buckets: int) -> str:
+        return f"(cityHash64({expr}) % {int(buckets)})"
+
+    def temp_table(self, name: str, select: str) -> str:
+        return f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {select}"
 
 
 def json_path(key: str) -> str:

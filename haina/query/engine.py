@@ -21,6 +21,9 @@ class Engine(Protocol):
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]: ...
 
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """A statement (DDL, INSERT ... SELECT, DELETE): what keeps derived tables."""
+
 
 class QueryTooLarge(Exception):
     """A report query ran out of time or memory: narrow the range or the filters."""
@@ -61,6 +64,10 @@ class DuckDBEngine:
             if timer is not None:
                 timer.cancel()
 
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
+        self.conn.execute(sql, used)
+
 
 class ChdbEngine:
     """Runs on a chdb session holding the `events` table (see store/events/clickhouse.py)."""
@@ -76,6 +83,12 @@ class ChdbEngine:
         table = self.session.query(sql + "\nSETTINGS join_use_nulls = 1", "ArrowTable", params=text)
         columns = [col.to_pylist() for col in table.columns]
         return list(zip(*columns, strict=True)) if columns else []
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        text = {k: _ch_text(v) for k, v in (params or {}).items()}
+        if sql.lstrip().upper().startswith(("INSERT", "CREATE TEMPORARY TABLE")):
+            sql += "\nSETTINGS join_use_nulls = 1"  # their SELECT joins as SQL does
+        self.session.query(sql, params=text)
 
 
 def _ch_text(value: Any) -> str:

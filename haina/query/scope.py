@@ -30,6 +30,7 @@ from haina.query.filters import (
     compile_filters,
     iter_filters,
 )
+from haina.store.events.schema import SESSION_ENTRY_COLUMNS, SESSION_EVENT_COLUMNS
 
 DAY_US = 86_400_000_000
 SESSION_CAP_US = DAY_US
@@ -52,9 +53,7 @@ EV_NAMES = (
     "load_ms",
 )  # fmt: skip
 # A session's acquisition: the values on its first event.
-ENTRY_COLUMNS = (
-    "channel", "source", "medium", "campaign", "term", "content", "referrer_host", "click_id",
-)  # fmt: skip
+ENTRY_COLUMNS = SESSION_ENTRY_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +73,9 @@ class ReportContext:
     workspace_id: str
     settings: ReportSettings = field(default_factory=ReportSettings)
     now: datetime | None = None  # UTC, naive; None = the clock (tests pin it)
+    # Whether the stored sessions (haina/query/stored.py) are up to date for these settings:
+    # session reports then read them instead of deriving sessions from events.
+    stored: bool = False
 
     def utc_now(self) -> datetime:
         from datetime import UTC
@@ -167,11 +169,34 @@ def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """How haina/query/stored.py narrows a scope to the people it re-derives: `ids` is the
+    body of the `ids` CTE, `events` a condition on the stored columns (`e.`), `people` one
+    on `ev0` (person, ts)."""
+
+    ids: str
+    events: str = "TRUE"
+    people: str = "TRUE"
+
+
 class Scope:
-    """The CTEs of one report query; `sql` and `params` are what the engine runs."""
+    """The CTEs of one report query; `sql` and `params` are what the engine runs.
+
+    `stored=True`: the report can read the stored sessions. It does when the context says
+    they are up to date and the query allows it (no event-level or person filters, bots
+    left out): `sx` and `sessions` then come from the stored tables, with the same columns
+    and meaning as when they are derived from events (`self.stored` tells which)."""
 
     def __init__(
-        self, ctx: ReportContext, q: ReportQuery, rng: Range, *, lookback_us: int = 0
+        self,
+        ctx: ReportContext,
+        q: ReportQuery,
+        rng: Range,
+        *,
+        lookback_us: int = 0,
+        stored: bool = False,
+        derivation: Derivation | None = None,
     ) -> None:
         self.ctx, self.q, self.rng = ctx, q, rng
         self.d: Dialect = ctx.engine.dialect
@@ -187,6 +212,13 @@ class Scope:
         self.sql = ""
         leaves = iter_filters(q.filters)
         self.session_filters = any(f.key in ACQUISITION_KEYS for f in leaves)
+        self.derivation = derivation
+        self.stored = (
+            stored
+            and ctx.stored
+            and not q.include_bots
+            and all(_is_acquisition(f) for f in q.filters)
+        )
 
     def p(self, value: Any) -> str:
         return self.params.add(value)
@@ -219,17 +251,56 @@ class Scope:
 
     def ctes(self, sessions: bool = False, names: list[str] | None = None) -> str:
         """`ids`, `ev` (and `sx`, `sessions`). `names` narrows `ev` to events of those names
-        plus nothing else (reports that need only some events)."""
+        plus nothing else (reports that need only some events).
+
+        With sessions, `ev` reaches a session cap past the range's end: a session belongs to
+        the range its start is in and counts all its events (`in_range` still marks the
+        events of the range itself)."""
+        if sessions and self.stored:
+            self._built = True
+            return "WITH " + self._stored_ctes()
         wide = self._wide
         event_cond = self.where(self.q.filters, acquisition=False)  # evaluated inside ev
         self._wide = wide
-        parts = [self._ids(), self._ev(event_cond, names)]
+        scan_hi = self.hi
+        if sessions:
+            scan_hi = self.p(self.rng.utc_to + timedelta(microseconds=SESSION_CAP_US))
+        parts = [self._ids(), self._ev(event_cond, names, scan_hi)]
         self._built = True
         if sessions:
             parts += [self._eng(), self._sx(), self._sessions()]
         return "WITH " + ",\n".join(parts)
 
+    def _stored_ctes(self) -> str:
+        """`sx` and `sessions` read from the stored tables: the sessions that start in the
+        range, with the same columns as the derived ones (every event selected: stored
+        sessions serve only queries without event-level filters)."""
+        names = [c for c, _ in SESSION_EVENT_COLUMNS if c not in ("workspace_id", "sstart")]
+        return (
+            f"sx AS (SELECT {', '.join(names)}, TRUE AS sel, TRUE AS in_range "
+            f"FROM session_events WHERE workspace_id = {self.ws} AND sstart >= {self.lo} "
+            f"AND sstart <= {self.hi}),\n"
+            "sessions AS (SELECT stored_sessions.*, pageviews AS sel_pageviews, "
+            "conversions AS sel_conversions, 1 AS any_sel, "
+            f"({self._session_filter()}) AS ok FROM stored_sessions "
+            f"WHERE workspace_id = {self.ws} AND start >= {self.lo} AND start <= {self.hi})"
+        )
+
+    def pv_flags(self, sx: str = "sx") -> tuple[str, str]:
+        """SQL of (first pageview of its session, last pageview of its session) for a
+        `$pageview` row of `sx`: stored, or by window functions over the session's
+        pageviews (in a query over pageviews only)."""
+        if self.stored:
+            return f"{sx}.pv_first", f"{sx}.pv_last"
+        order = f"PARTITION BY {sx}.person, {sx}.sid ORDER BY {sx}.ts{{0}}, {sx}.uuid{{0}}"
+        return (
+            f"(row_number() OVER ({order.format('')}) = 1)",
+            f"(row_number() OVER ({order.format(' DESC')}) = 1)",
+        )
+
     def _ids(self) -> str:
+        if self.derivation is not None:
+            return f"ids AS ({self.derivation.ids})"
         key = self.d.tuple_("timestamp", "user_id")
         return (
             "ids AS (SELECT anonymous_id AS aid, "
@@ -238,7 +309,7 @@ class Scope:
             "GROUP BY anonymous_id)"
         )
 
-    def _ev(self, event_cond: str, names: list[str] | None) -> str:
+    def _ev(self, event_cond: str, names: list[str] | None, scan_hi: str) -> str:
         bots = "" if self.q.include_bots else " AND NOT coalesce(e.is_bot, FALSE)"
         name = (
             "CASE WHEN e.type = 'page' THEN '$pageview' WHEN e.type = 'screen' THEN '$screen'"
@@ -252,6 +323,10 @@ class Scope:
         scroll = d.to_number(self.prop("scroll_depth", "e.properties"))
         load = d.to_number(self.prop("perf_load_ms", "e.properties"))
         keep = [c for c in EV_NAMES if c != "properties" or self._wide]
+        narrow = people = ""
+        if self.derivation is not None:
+            narrow = f" AND ({self.derivation.events})"
+            people = f" AND ({self.derivation.people})"
         return (
             f"ev0 AS (SELECT {EV_COLUMNS}, e.message_id AS uuid, e.timestamp AS ts, "
             f"{name} AS event_name, coalesce(e.user_id, ids.uid, e.anonymous_id) AS person, "
@@ -262,12 +337,12 @@ class Scope:
             f"CASE WHEN e.type = 'page' THEN {load} END AS load_ms "
             "FROM events e LEFT JOIN ids ON e.anonymous_id = ids.aid "
             f"WHERE e.workspace_id = {self.ws} AND e.timestamp >= {self.scan_lo} "
-            f"AND e.timestamp <= {self.hi} AND e.type IN ('page', 'screen', 'track')"
-            f"{bots}{only}),\n"
+            f"AND e.timestamp <= {scan_hi} AND e.type IN ('page', 'screen', 'track')"
+            f"{bots}{only}{narrow}),\n"
             f"ev AS (SELECT {', '.join('ev0.' + c for c in keep)}{person_cols}, "
             f"({event_cond}) AS sel, "
-            f"(ev0.ts >= {self.lo}) AS in_range FROM ev0{person_join} "
-            "WHERE ev0.person IS NOT NULL)"
+            f"(ev0.ts >= {self.lo} AND ev0.ts <= {self.hi}) AS in_range FROM ev0{person_join} "
+            f"WHERE ev0.person IS NOT NULL{people})"
         )
 
     def _person_props(self) -> tuple[str, str]:
@@ -308,14 +383,26 @@ class Scope:
         d = self.d
         timeout = self.p(self.ctx.settings.session_timeout_minutes * 60_000_000)
         w = "OVER (PARTITION BY person ORDER BY ts, uuid)"
-        cond = f"prev_ts IS NULL OR {d.epoch_us('ts')} - {d.epoch_us('prev_ts')} > {timeout}"
-        extra = ""
+        gap = f"prev_ts IS NULL OR {d.epoch_us('ts')} - {d.epoch_us('prev_ts')} > {timeout}"
+        steps = (
+            f"g1 AS (SELECT person, ts, {d.prev('ts')} {w} AS prev_ts FROM ev "
+            "WHERE event_name <> '$engagement'),\n"
+        )
+        cond = gap
         if self.ctx.settings.session_split == "midnight_campaign":
+            # A campaign differing from the last one seen since the last timeout gap (never
+            # from before it: the gap starts a session anyway, and what came before it must
+            # not change where later sessions start).
             day = f"{d.trunc_text('day', self.local())}"
-            extra = (
-                f", {d.prev(day)} {w} AS prev_day, {day} AS this_day, "
-                f"{d.last_non_null('campaign')} OVER (PARTITION BY person ORDER BY ts, uuid "
-                "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_campaign"
+            steps = (
+                f"g0 AS (SELECT person, ts, uuid, campaign, {d.prev('ts')} {w} AS prev_ts, "
+                f"{d.prev(day)} {w} AS prev_day, {day} AS this_day FROM ev "
+                "WHERE event_name <> '$engagement'),\n"
+                f"g0r AS (SELECT g0.*, sum(CASE WHEN {gap} THEN 1 ELSE 0 END) OVER (PARTITION BY "
+                "person ORDER BY ts, uuid ROWS UNBOUNDED PRECEDING) AS grun FROM g0),\n"
+                f"g1 AS (SELECT g0r.*, {d.last_non_null('campaign')} OVER (PARTITION BY person, "
+                "grun ORDER BY ts, uuid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) "
+                "AS prev_campaign FROM g0r),\n"
             )
             cond += (
                 " OR prev_day <> this_day OR (campaign IS NOT NULL AND prev_campaign IS NOT NULL"
@@ -333,9 +420,7 @@ class Scope:
         return (
             "evx AS (SELECT ev.*, eng.eng_ms AS eng_ms, eng.eng_scroll AS eng_scroll FROM ev "
             "LEFT JOIN eng ON ev.person = eng.eperson AND ev.pvid = eng.epvid),\n"
-            f"g1 AS (SELECT person, ts, campaign, {d.prev('ts')} {w} AS prev_ts{extra} FROM ev "
-            "WHERE event_name <> '$engagement'),\n"
-            f"bnd AS (SELECT DISTINCT person AS bperson, ts AS bts FROM g1 WHERE {cond}),\n"
+            f"{steps}bnd AS (SELECT DISTINCT person AS bperson, ts AS bts FROM g1 WHERE {cond}),\n"
             "g2 AS (SELECT evx.*, bnd.bts AS run_start FROM evx ASOF JOIN bnd "
             "ON evx.person = bnd.bperson AND evx.ts >= bnd.bts),\n"
             f"sx AS (SELECT g2.*, {d.text(d.epoch_us('run_start'))} || '.' || {d.text(chunk)} "
@@ -354,18 +439,19 @@ class Scope:
         conv = self.conversion_cond()
         page = "event_name IN ('$pageview', '$screen')"
         return (
-            f"s0 AS (SELECT person, sid, min(ts) AS start, max(ts) AS last_ts, {entry}, "
+            f"s0 AS (SELECT person, sid, min(run_start) AS run_start, min(ts) AS start, "
+            f"max(ts) AS last_ts, {entry}, "
             f"sum(CASE WHEN {page} THEN 1 ELSE 0 END) AS pageviews, "
             f"sum(CASE WHEN {conv} THEN 1 ELSE 0 END) AS conversions, "
             "sum(coalesce(eng_ms, 0)) AS engaged_ms, "
-            f"sum(CASE WHEN sel AND in_range AND {page} THEN 1 ELSE 0 END) AS sel_pageviews, "
-            f"sum(CASE WHEN sel AND in_range AND {conv} THEN 1 ELSE 0 END) AS sel_conversions, "
+            f"sum(CASE WHEN sel AND {page} THEN 1 ELSE 0 END) AS sel_pageviews, "
+            f"sum(CASE WHEN sel AND {conv} THEN 1 ELSE 0 END) AS sel_conversions, "
             "max(CASE WHEN sel THEN 1 ELSE 0 END) AS any_sel, "
             f"{d.arg_min_if('path', key, page)} AS entry_path, "
             f"{d.arg_max_if('path', key, page)} AS exit_path "
             "FROM sx GROUP BY person, sid),\n"
             f"sessions AS (SELECT s0.*, ({self._session_filter()}) AND any_sel = 1 "
-            f"AND start >= {self.lo} AS ok FROM s0)"
+            f"AND start >= {self.lo} AND start <= {self.hi} AS ok FROM s0)"
         )
 
     def _session_filter(self) -> str:

@@ -60,7 +60,7 @@ def session_measures(s: Scope) -> str:
 
 
 def build(ctx: ReportContext, q: OverviewQuery, rng: Range, series: bool) -> Scope:
-    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US)
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     measures = session_measures(s)
     ctes = s.ctes(sessions=True)
     if series:
@@ -133,5 +133,9 @@ def run(ctx: ReportContext, q: OverviewQuery) -> dict[str, Any]:
 
 
 REPORT = ReportKind(
-    "overview", OverviewQuery, run, "Visitors, sessions, engagement, bounce, conversions"
+    "overview",
+    OverviewQuery,
+    run,
+    "Visitors, sessions, engagement, bounce, conversions",
+    stored_sessions=True,
 )

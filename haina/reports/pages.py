@@ -93,14 +93,14 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False) -> str:
         conv = f"max(CASE WHEN {s.conversion_cond()} THEN ts END) OVER (PARTITION BY person, sid)"
         source = f"(SELECT sx.*, {conv} AS last_conv FROM sx) sx"
         last_conv = ", sx.last_conv AS last_conv"
-    order = "PARTITION BY sx.person, sx.sid ORDER BY sx.ts{0}, sx.uuid{0}"
+    first, last = s.pv_flags()
     return (
         f"os AS (SELECT person AS oper, sid AS osid, CASE WHEN {engaged_condition(s)} "
         "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
         f"pv AS (SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
-        f"{key} AS k, CASE WHEN sx.sel AND sx.in_range THEN 1 ELSE 0 END AS counted, "
-        f"CASE WHEN row_number() OVER ({order.format('')}) = 1 THEN 1 ELSE 0 END AS is_entry, "
-        f"CASE WHEN row_number() OVER ({order.format(' DESC')}) = 1 THEN 1 ELSE 0 END AS is_exit, "
+        f"{key} AS k, CASE WHEN sx.sel THEN 1 ELSE 0 END AS counted, "
+        f"CASE WHEN {first} THEN 1 ELSE 0 END AS is_entry, "
+        f"CASE WHEN {last} THEN 1 ELSE 0 END AS is_exit, "
         # ClickHouse's LEFT JOIN gives eng_ms 0, not NULL, where a pageview has no
         # `$engagement`: "has data" is some engaged time or a scroll depth on both engines.
         "CASE WHEN coalesce(sx.eng_ms, 0) > 0 OR sx.eng_scroll IS NOT NULL THEN 1 ELSE 0 END "
@@ -133,7 +133,7 @@ def _measures(s: Scope) -> str:
 def build(ctx: ReportContext, q: PagesQuery, rng: Range, totals: bool) -> Scope:
     """One row per page group: the key, then ROW_FIELDS; most views first (ties by key),
     `limit + 1` rows; with `totals`, all pageviews as one group."""
-    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US)
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     ctes = s.ctes(sessions=True)
     key = "''" if totals else page_key(s, q)
     s.sql = (
@@ -204,4 +204,5 @@ REPORT = ReportKind(
     PagesQuery,
     run,
     "Views, engagement, entries, exits, bounce, scroll, load time per page",
+    stored_sessions=True,
 )

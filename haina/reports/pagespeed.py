@@ -76,7 +76,7 @@ def _bucket(s: Scope, bounds: list[int]) -> str:
 def build(ctx: ReportContext, q: PagespeedQuery, rng: Range, totals: bool) -> Scope:
     """Per bucket index (or, with `totals`, one row): pageviews, sessions, sessions with a
     conversion at or after one of their pageviews of the bucket, median load time."""
-    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US)
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     ctes = s.ctes(sessions=True)
     page = _page_cond(s, q.page)
     bucket = "0" if totals else _bucket(s, q.buckets_ms)
@@ -134,5 +134,9 @@ def run(ctx: ReportContext, q: PagespeedQuery) -> dict[str, Any]:
 
 
 REPORT = ReportKind(
-    "pagespeed", PagespeedQuery, run, "Conversion rate by page load time, for a page group"
+    "pagespeed",
+    PagespeedQuery,
+    run,
+    "Conversion rate by page load time, for a page group",
+    stored_sessions=True,
 )

@@ -197,7 +197,7 @@ def totals_cte(s: Scope, q: PathsQuery) -> str:
 def build(ctx: ReportContext, q: PathsQuery, rng: Range) -> Scope:
     """One statement; rows (g, step, prev_item, item, i1..iN, n, us, people, ended, firsts)
     as `totals_cte` describes."""
-    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US)
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     parts = [s.ctes(sessions=True), items_cte(s, q), bounds_cte(s, q), steps_cte(s, q)]
     parts.append(totals_cte(s, q))
     cols = ", ".join(f"i{k}" for k in range(1, q.steps + 1))
@@ -287,5 +287,9 @@ def run(ctx: ReportContext, q: PathsQuery) -> dict[str, Any]:
 
 
 REPORT = ReportKind(
-    "paths", PathsQuery, run, "Most common paths from a start or to an end point, for a Sankey"
+    "paths",
+    PathsQuery,
+    run,
+    "Most common paths from a start or to an end point, for a Sankey",
+    stored_sessions=True,
 )

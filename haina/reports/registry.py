@@ -34,6 +34,9 @@ class ReportKind:
     query: type[ReportQuery]
     run: Callable[[ReportContext, Any], dict[str, Any]]
     summary: str
+    # Reads the stored sessions when they are current (haina/query/stored.py): callers
+    # refresh them first and say so in `ReportContext.stored`.
+    stored_sessions: bool = False
 
 
 _EXTRA: dict[str, ReportKind] = {}

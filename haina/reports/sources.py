@@ -47,7 +47,7 @@ class SourcesQuery(ReportQuery):
 def build(ctx: ReportContext, q: SourcesQuery, rng: Range, totals: bool) -> Scope:
     """Rows: key column(s) k0, k1 ... then overview's METRICS, most sessions first (ties by
     key), `limit + 1` rows so the caller can tell that more exist. Totals: METRICS only."""
-    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US)
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     measures = session_measures(s)
     ctes = s.ctes(sessions=True)
     if totals:
@@ -119,4 +119,5 @@ REPORT = ReportKind(
     SourcesQuery,
     run,
     "Sessions by channel, source / medium, referrer, campaign or search keyword",
+    stored_sessions=True,
 )

@@ -16,7 +16,8 @@ import pytest
 from chdb import session as chdb_session
 
 from haina.query import ChdbEngine, DuckDBEngine, Engine, ReportContext, ReportSettings
-from haina.reports.registry import run_report
+from haina.query.stored import refresh
+from haina.reports.registry import reports, run_report
 from haina.store.events.clickhouse import insert_arrow
 from haina.store.events.schema import ddl
 from haina.testing import demo_events
@@ -70,6 +71,32 @@ def _without_sql(value: Any) -> Any:
     return value
 
 
+def run_everywhere(
+    engines: dict[str, Engine],
+    kind: str,
+    body: dict[str, Any],
+    settings: ReportSettings,
+    workspace: str,
+    now: datetime = NOW,
+) -> dict[str, Any]:
+    """Run a report on every engine and, for a session report, once more on the stored
+    sessions (refreshed for `settings` first): every result must be the same (SQL aside).
+    Returns DuckDB's result, SQL included, from sessions derived at query time."""
+    results = {
+        name: run_report(ReportContext(engine, workspace, settings, now), kind, body)
+        for name, engine in engines.items()
+    }
+    if reports()[kind].stored_sessions:
+        for name, engine in engines.items():
+            refresh(engine, workspace, settings)
+            ctx = ReportContext(engine, workspace, settings, now, stored=True)
+            results[f"{name} (stored sessions)"] = run_report(ctx, kind, body)
+    first = _without_sql(results["duckdb"])
+    for name, result in results.items():
+        assert _without_sql(result) == first, f"{kind}: {name} differs from duckdb"
+    return results["duckdb"]
+
+
 @pytest.fixture(scope="session")
 def both(engines: dict[str, Engine]) -> RunBoth:
     def run(
@@ -78,13 +105,7 @@ def both(engines: dict[str, Engine]) -> RunBoth:
         settings: ReportSettings = SETTINGS,
         workspace: str = WORKSPACE,
     ) -> dict[str, Any]:
-        results = {
-            name: run_report(ReportContext(engine, workspace, settings, NOW), kind, body)
-            for name, engine in engines.items()
-        }
-        duck, ch = results["duckdb"], results["chdb"]
-        assert _without_sql(duck) == _without_sql(ch), f"{kind}: DuckDB and ClickHouse differ"
-        return duck
+        return run_everywhere(engines, kind, body, settings, workspace)
 
     return run
 
@@ -141,11 +162,7 @@ def run_on(
     settings: ReportSettings = SETTINGS,
     workspace: str | None = None,
 ) -> dict[str, Any]:
-    """Run on every engine of `engines_for(...)`; the results must agree."""
-    workspace = workspace or engines.workspace
-    results = [
-        _without_sql(run_report(ReportContext(e, workspace, settings, NOW), kind, body))
-        for e in engines.values()
-    ]
-    assert results[0] == results[1], f"{kind}: DuckDB and ClickHouse differ"
-    return results[0]
+    """Run on every engine of `engines_for(...)` (and stored sessions); results must agree."""
+    return _without_sql(
+        run_everywhere(engines, kind, body, settings, workspace or engines.workspace)
+    )

@@ -59,10 +59,26 @@ def test_filters_are_parameters_and_never_break_a_query(
         return  # refused with a field named: fine
     sql = "\n".join(result["sql"])
     for f in fs:
-        values = f["value"] if isinstance(f["value"], list) else [f["value"]]
-        for v in [f["key"], *values]:
-            if isinstance(v, str) and "'" in v:
-                assert v not in sql, "a user value was pasted into the SQL text"
+        if isinstance(f["key"], str) and "'" in f["key"]:
+            assert f["key"] not in sql, "a user key was pasted into the SQL text"
+    # Values are parameters: other string values of the same lengths give the same SQL text.
+    plain = run_report(ctx, kind, _replace_strings(body, fs))
+    assert plain["sql"] == result["sql"], "a user value changed the SQL text"
+
+
+def _replace_strings(body: dict[str, Any], fs: list[dict[str, Any]]) -> dict[str, Any]:
+    def swap(v: Any) -> Any:
+        return "v" * len(v) if isinstance(v, str) else v
+
+    swapped = [
+        {**f, "value": [swap(v) for v in f["value"]] if isinstance(f["value"], list) else
+         swap(f["value"])}
+        for f in fs
+    ]  # fmt: skip
+    out = {**body, "filters": swapped}
+    if "steps" in body:
+        out["steps"] = [{"event": "$pageview", "filters": swapped}, {"event": "Signed Up"}]
+    return out
 
 
 def test_an_injection_attempt_is_just_a_value() -> None:

@@ -15,6 +15,7 @@ import pytest
 from conftest import NOW, SETTINGS, WORKSPACE
 
 from haina.query import Engine, ReportContext
+from haina.query.stored import refresh
 from haina.reports.registry import reports, run_report
 
 SNAPSHOTS = Path(__file__).parent / "sql"
@@ -46,6 +47,36 @@ def test_sql_matches_the_snapshot(kind: str, engine_name: str, engines: dict[str
     path = SNAPSHOTS / f"{kind}.{engines[engine_name].dialect.name}.sql"
     if os.environ.get("HAINA_UPDATE_SQL_SNAPSHOTS") == "1":
         path.parent.mkdir(exist_ok=True)
+        path.write_text(sql)
+    assert path.exists(), f"no snapshot {path.name}: run with HAINA_UPDATE_SQL_SNAPSHOTS=1"
+    assert sql == path.read_text(), f"{kind} SQL ({engine_name}) changed: review and regenerate"
+
+
+STORED_KINDS = sorted(k for k, r in reports().items() if r.stored_sessions)
+
+
+@pytest.mark.parametrize("kind", STORED_KINDS)
+@pytest.mark.parametrize("engine_name", ["duckdb", "chdb"])
+def test_stored_session_sql_matches_the_snapshot(
+    kind: str, engine_name: str, engines: dict[str, Engine]
+) -> None:
+    """Session reports on the stored sessions: they read the two stored tables, not events."""
+    engine = engines[engine_name]
+    refresh(engine, WORKSPACE, SETTINGS)
+    body = {
+        "date_from": "2026-11-01",
+        "date_to": "2026-11-19",
+        "filters": [{"key": "$channel", "op": "eq", "value": "Organic Search"}],
+        **BODIES.get(kind, {}),
+    }
+    ctx = ReportContext(engine, WORKSPACE, SETTINGS, NOW, stored=True)
+    statements = run_report(ctx, kind, body)["sql"]
+    for sql in statements:
+        assert "session_events" in sql or "stored_sessions" in sql
+        assert " events " not in sql.replace("\n", " ") and "FROM events" not in sql
+    sql = "\n;\n".join(statements) + "\n"
+    path = SNAPSHOTS / f"{kind}.stored.{engine.dialect.name}.sql"
+    if os.environ.get("HAINA_UPDATE_SQL_SNAPSHOTS") == "1":
         path.write_text(sql)
     assert path.exists(), f"no snapshot {path.name}: run with HAINA_UPDATE_SQL_SNAPSHOTS=1"
     assert sql == path.read_text(), f"{kind} SQL ({engine_name}) changed: review and regenerate"

@@ -10,13 +10,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from haina.store.events.schema import EVENT_COLUMNS
+from haina.store.events.schema import DERIVED_TABLES, EVENT_COLUMNS
 
 _TYPES = {
     "VARCHAR": "Nullable(String)",
     "JSON": "Nullable(String)",
     "TIMESTAMP": "Nullable(DateTime64(6, 'UTC'))",
     "BOOLEAN": "Nullable(Bool)",
+    "BIGINT": "Nullable(Int64)",
+    "DOUBLE": "Nullable(Float64)",
 }
 # Sorting-key columns cannot be Nullable; every stored event has both.
 _NOT_NULL = {"workspace_id": "String", "timestamp": "DateTime64(6, 'UTC')"}
@@ -30,9 +32,37 @@ def ddl(table: str = "events") -> str:
     )
 
 
+# Derived tables (haina/query/stored.py): their sorting keys.
+_DERIVED_ORDER = {
+    "stored_sessions": ("workspace_id", "start"),
+    "session_events": ("workspace_id", "sstart"),
+    "derive_queue": ("workspace_id",),
+    "derive_ids": ("workspace_id", "aid"),
+    "derive_state": ("workspace_id",),
+}
+
+
+def derived_ddl() -> list[str]:
+    """The derived tables, sorting-key columns not Nullable."""
+    out = []
+    for name, cols in DERIVED_TABLES.items():
+        key = _DERIVED_ORDER[name]
+        typed = ", ".join(
+            f"`{c}` " + (_TYPES[t].removeprefix("Nullable(")[:-1] if c in key else _TYPES[t])
+            for c, t in cols
+        )
+        out.append(
+            f"CREATE TABLE IF NOT EXISTS {name} ({typed}) "
+            f"ENGINE = MergeTree ORDER BY ({', '.join(key)})"
+        )
+    return out
+
+
 def insert_arrow(session: Any, events: pa.Table, table: str = "events") -> None:
     """Insert an Arrow table of events (DuckDB's export shape: naive UTC timestamps)."""
     names = ", ".join(f"`{c}`" for c, _ in EVENT_COLUMNS)
     session.query(ddl(table))
+    for statement in derived_ddl():
+        session.query(statement)
     batch = events.select([c for c, _ in EVENT_COLUMNS])  # noqa: F841 (chdb reads it by name)
     session.query(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(batch)")

@@ -219,14 +219,14 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
         tail = []
         if n and len(fresh) == n:
             tail.append("INSERT INTO events SELECT * FROM incoming")
+            tail.append(_ENQUEUE.format(source="incoming"))
         elif fresh:
             w, m = zip(*fresh, strict=True)
             conn.register("fresh", pa.table({"w": list(w), "m": list(m)}))
             registered.append("fresh")
-            tail.append(
-                "INSERT INTO events SELECT i.* FROM incoming i SEMI JOIN fresh f"
-                " ON i.workspace_id = f.w AND i.message_id = f.m"
-            )
+            stored = "incoming i SEMI JOIN fresh f ON i.workspace_id = f.w AND i.message_id = f.m"
+            tail.append(f"INSERT INTO events SELECT i.* FROM {stored}")
+            tail.append(_ENQUEUE.format(source=stored))
         if batch.quarantine:
             conn.register("q_incoming", quarantine_table(batch.quarantine))
             registered.append("q_incoming")
@@ -250,6 +250,14 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
             with contextlib.suppress(duckdb.Error):
                 conn.unregister(name)
     return fresh
+
+
+# The identifiers a commit touched, with their earliest event time: the next refresh of the
+# stored sessions re-derives those people from there (haina/query/stored.py).
+_ENQUEUE = (
+    "INSERT INTO derive_queue SELECT workspace_id, anonymous_id, user_id, min(timestamp) "
+    "FROM {source} GROUP BY workspace_id, anonymous_id, user_id"
+)
 
 
 def _literal(text: str) -> str:

@@ -88,6 +88,65 @@ _ARROW_Q = dict(_ARROW, INTEGER=pa.int32())
 QUARANTINE_ARROW_SCHEMA = pa.schema([(c, _ARROW_Q[t]) for c, t in QUARANTINE_COLUMNS])
 
 
+# Stored sessions (derived from `events` by haina/query/stored.py, rebuildable at any time):
+# one row per session, and the session's events (all but `$engagement`) in narrow form.
+SESSION_ENTRY_COLUMNS = (
+    "channel", "source", "medium", "campaign", "term", "content", "referrer_host", "click_id",
+)  # fmt: skip
+STORED_SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("workspace_id", "VARCHAR"),
+    ("person", "VARCHAR"),
+    ("sid", "VARCHAR"),
+    ("run_start", "TIMESTAMP"),
+    ("start", "TIMESTAMP"),
+    ("last_ts", "TIMESTAMP"),
+    *((f"s_{c}", "VARCHAR") for c in SESSION_ENTRY_COLUMNS),
+    ("pageviews", "BIGINT"),
+    ("conversions", "BIGINT"),
+    ("engaged_ms", "DOUBLE"),
+    ("entry_path", "VARCHAR"),
+    ("exit_path", "VARCHAR"),
+)
+SESSION_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("workspace_id", "VARCHAR"),
+    ("person", "VARCHAR"),
+    ("sid", "VARCHAR"),
+    ("sstart", "TIMESTAMP"),
+    ("ts", "TIMESTAMP"),
+    ("uuid", "VARCHAR"),
+    ("event_name", "VARCHAR"),
+    ("type", "VARCHAR"),
+    ("event", "VARCHAR"),
+    ("path", "VARCHAR"),
+    ("url", "VARCHAR"),
+    ("title", "VARCHAR"),
+    ("search_keyword", "VARCHAR"),
+    ("eng_ms", "DOUBLE"),
+    ("eng_scroll", "DOUBLE"),
+    ("load_ms", "DOUBLE"),
+    ("pv_first", "BOOLEAN"),
+    ("pv_last", "BOOLEAN"),
+)
+# What stored sessions need besides the two tables: the identifiers each commit touched
+# (written by the commit, consumed by the next refresh), the anonymous id → user id map the
+# stored rows were derived with, and per workspace the settings they were derived with.
+DERIVE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "derive_queue": (
+        ("workspace_id", "VARCHAR"), ("anonymous_id", "VARCHAR"), ("user_id", "VARCHAR"),
+        ("min_ts", "TIMESTAMP"),
+    ),
+    "derive_ids": (("workspace_id", "VARCHAR"), ("aid", "VARCHAR"), ("person", "VARCHAR")),
+    "derive_state": (
+        ("workspace_id", "VARCHAR"), ("fingerprint", "VARCHAR"), ("refreshed_at", "TIMESTAMP"),
+    ),
+}  # fmt: skip
+DERIVED_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "stored_sessions": STORED_SESSION_COLUMNS,
+    "session_events": SESSION_EVENT_COLUMNS,
+    **DERIVE_COLUMNS,
+}
+
+
 def ddl() -> list[str]:
     """Statements that create the store's tables (idempotent)."""
     events = ", ".join(f'"{c}" {t}' for c, t in EVENT_COLUMNS)
@@ -99,4 +158,8 @@ def ddl() -> list[str]:
         "CREATE TABLE IF NOT EXISTS dedup (workspace_id VARCHAR, message_id VARCHAR,"
         " received_at TIMESTAMP, PRIMARY KEY (workspace_id, message_id))",
         "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        *(
+            f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(f'{c} {t}' for c, t in cols)})"
+            for name, cols in DERIVED_TABLES.items()
+        ),
     ]

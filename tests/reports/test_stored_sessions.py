@@ -1,0 +1,154 @@
+"""Stored sessions kept up to date commit by commit are the sessions a rebuild derives.
+
+Events arrive in commits in any order (late events, an anonymous visitor who logs in later,
+engagement after its pageview); after every commit `refresh` updates the stored tables
+incrementally. Whatever the order, the tables then hold exactly what a rebuild from all
+events holds, and the session reports read from them give what deriving sessions at query
+time gives (conftest's `run_everywhere` checks the latter on every report test too).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+from conftest import make_events, run_everywhere
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from haina.query import DuckDBEngine, ReportSettings
+from haina.query.stored import rebuild, refresh
+from haina.store.events.duckdb_store import WriteBatch, commit
+from haina.store.events.schema import ddl
+
+SETTINGS = ReportSettings(timezone="UTC", conversion_events=("Order Completed",))
+SPLIT = ReportSettings(
+    timezone="Asia/Shanghai", conversion_events=("Order Completed",),
+    session_split="midnight_campaign", session_timeout_minutes=60,
+)  # fmt: skip
+START = datetime(2026, 11, 10, 8)
+TABLES = ("stored_sessions", "session_events", "derive_ids")
+
+
+def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A few visitors' pageviews, engagement, orders and logins over two days."""
+    rows: list[dict[str, Any]] = []
+    for v in range(draw(st.integers(1, 3))):
+        anon, user = f"anon{v}", draw(st.sampled_from([None, f"user{v}", "user0"]))
+        t = START + timedelta(minutes=draw(st.integers(0, 600)))
+        for i in range(draw(st.integers(1, 8))):
+            t += timedelta(minutes=draw(st.sampled_from([0, 1, 5, 29, 31, 90, 700])))
+            pvid = f"pv{v}.{i}"
+            logged_in = user is not None and draw(st.booleans())
+            ids = {"anonymous_id": anon, **({"user_id": user} if logged_in else {})}
+            kind = draw(st.sampled_from(["page", "page", "order", "identify"]))
+            if kind == "identify" and user is not None:
+                rows.append({"ts": f"{t}", "type": "identify", "anonymous_id": anon,
+                             "user_id": user})  # fmt: skip
+                continue
+            if kind == "order":
+                rows.append({"ts": f"{t}", "type": "track", "event": "Order Completed", **ids})
+                continue
+            rows.append({"ts": f"{t}", "type": "page", "path": f"/p{i % 3}",
+                         "channel": draw(st.sampled_from(["Direct", "Organic Search"])),
+                         "campaign": draw(st.sampled_from([None, None, "spring", "sale"])),
+                         "properties": {"pageview_id": pvid}, **ids})  # fmt: skip
+            if draw(st.booleans()):
+                later = t + timedelta(seconds=draw(st.integers(1, 3000)))
+                rows.append({"ts": f"{later}", "type": "track", "event": "$engagement",
+                             "properties": {"pageview_id": pvid, "engaged_ms": 12_000,
+                                            "scroll_depth": 60}, **ids})  # fmt: skip
+    for i, row in enumerate(rows):
+        row["message_id"] = f"m{i:04d}"
+    return rows
+
+
+@st.composite
+def commits(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[int]]]:
+    rows = _events(draw)
+    order = draw(st.permutations(range(len(rows))))
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, len(rows) - 1)), max_size=4)))
+    bounds = [0, *cuts, len(rows)]
+    return rows, [list(order[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+
+
+def _tables(con: duckdb.DuckDBPyConnection, ws: str) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        t: sorted(
+            con.execute(f"SELECT * FROM {t} WHERE workspace_id = ?", [ws]).fetchall(), key=repr
+        )
+        for t in TABLES
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(commits(), st.sampled_from([SETTINGS, SPLIT]))
+def test_refreshing_commit_by_commit_equals_a_rebuild(
+    case: tuple[list[dict[str, Any]], list[list[int]]], chosen: ReportSettings
+) -> None:
+    rows, parts = case
+    table = make_events(rows)
+    ws = str(table.column("workspace_id")[0])
+    con = duckdb.connect()
+    for statement in ddl():
+        con.execute(statement)
+    engine = DuckDBEngine(con)
+    modes = []
+    for part in parts:
+        commit(con, WriteBatch(tables=[table.take(part)]))
+        modes.append(refresh(engine, ws, chosen).mode)
+    assert modes[0] == "rebuild" and set(modes[1:]) <= {"incremental"}
+    assert con.execute("SELECT count(*) FROM derive_queue").fetchone() == (0,)
+    kept = _tables(con, ws)
+    assert rebuild(engine, ws, chosen).mode == "rebuild"
+    assert kept == _tables(con, ws)
+    assert refresh(engine, ws, chosen).mode == "current"
+
+
+def test_changed_settings_rebuild_and_reports_follow() -> None:
+    rows = [
+        {"ts": "2026-11-10 10:00:00", "anonymous_id": "a", "path": "/"},
+        {"ts": "2026-11-10 10:20:00", "anonymous_id": "a", "path": "/b"},
+        {"ts": "2026-11-10 10:50:00", "anonymous_id": "a", "path": "/c"},
+    ]
+    table = make_events(rows)
+    ws = str(table.column("workspace_id")[0])
+    con = duckdb.connect()
+    for statement in ddl():
+        con.execute(statement)
+    commit(con, WriteBatch(tables=[table]))
+    engine = DuckDBEngine(con)
+    body = {"date_from": "2026-11-10", "date_to": "2026-11-10"}
+    for minutes, sessions in ((30, 1), (15, 3), (25, 2)):
+        s = ReportSettings(timezone="UTC", session_timeout_minutes=minutes)
+        assert refresh(engine, ws, s).mode == "rebuild"
+        result = run_everywhere({"duckdb": engine}, "overview", body, s, ws)
+        assert result["totals"]["sessions"] == sessions
+
+
+def test_a_campaign_before_a_timeout_gap_does_not_split_a_later_session() -> None:
+    """With the midnight/campaign split, a campaign is compared with the last one seen since
+    the last timeout gap: what came before the gap neither splits a later session nor makes
+    a refresh (which re-derives from that session's start) disagree with a rebuild."""
+    rows = [
+        {"ts": "2026-11-10 10:00:00", "anonymous_id": "a", "path": "/", "campaign": "x"},
+        {"ts": "2026-11-12 10:00:00", "anonymous_id": "a", "path": "/b"},
+        {"ts": "2026-11-12 10:05:00", "anonymous_id": "a", "path": "/c", "campaign": "y"},
+        {"ts": "2026-11-12 10:10:00", "anonymous_id": "a", "path": "/d"},
+    ]
+    table = make_events(rows)
+    ws = str(table.column("workspace_id")[0])
+    con = duckdb.connect()
+    for statement in ddl():
+        con.execute(statement)
+    engine = DuckDBEngine(con)
+    split = ReportSettings(timezone="UTC", session_split="midnight_campaign")
+    commit(con, WriteBatch(tables=[table.slice(0, 3)]))
+    assert refresh(engine, ws, split).mode == "rebuild"
+    commit(con, WriteBatch(tables=[table.slice(3, 1)]))
+    assert refresh(engine, ws, split).mode == "incremental"
+    kept = _tables(con, ws)
+    assert len(kept["stored_sessions"]) == 2
+    rebuild(engine, ws, split)
+    assert kept == _tables(con, ws)
