@@ -484,6 +484,13 @@ class Recording:
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         self.inner.execute(sql, params)
 
+    def arrow(self, sql: str, params: dict[str, Any]) -> pa.Table:
+        t0 = time.perf_counter()
+        try:
+            return self.inner.arrow(sql, params)
+        finally:
+            self.log.append(Statement(sql, dict(params), time.perf_counter() - t0))
+
 
 @dataclass
 class Timing:

@@ -56,6 +56,29 @@ class Dialect:
             start = f"date_trunc('{unit}', {local_ts})"
         return f"strftime({start}, '%Y-%m-%d %H:%M:%S')"
 
+    def period_number(self, unit: Unit, local_ts: str, week_start: str = "monday") -> str:
+        """The number of the hour/day/week/month holding `local_ts` (a local time), counted
+        from 1970-01-01 local: hours, days, weeks (the day number of the week's first day
+        // 7: floor((day - 4) / 7) for Monday-first weeks, floor((day - 3) / 7) for
+        Sunday-first) or year * 12 + month - 1. Arithmetic, no text."""
+        days = self.day_number(local_ts)
+        if unit == "hour":
+            return f"({days} * 24 + {self.hour_of(local_ts)})"
+        if unit == "day":
+            return days
+        if unit == "week":
+            return f"CAST(floor(({days} - {4 if week_start == 'monday' else 3}) / 7) AS BIGINT)"
+        return f"CAST({self.year_month(local_ts)} AS BIGINT)"
+
+    def day_number(self, local_ts: str) -> str:
+        return f"CAST(date_diff('day', DATE '1970-01-01', CAST({local_ts} AS DATE)) AS BIGINT)"
+
+    def hour_of(self, local_ts: str) -> str:
+        return f"CAST(hour({local_ts}) AS BIGINT)"
+
+    def year_month(self, local_ts: str) -> str:
+        return f"(year({local_ts}) * 12 + month({local_ts}) - 1)"
+
     def median(self, expr: str) -> str:
         """The lower median, an element of the data (no interpolation)."""
         return f"quantile_disc({expr}, 0.5)"
@@ -139,6 +162,15 @@ class ClickHouse(Dialect):
             "month": f"toStartOfMonth({local_ts})",
         }[unit]
         return f"formatDateTime({start}, '%Y-%m-%d %H:%i:%S')"
+
+    def day_number(self, local_ts: str) -> str:
+        return f"toInt64(dateDiff('day', toDate('1970-01-01'), toDate({local_ts})))"
+
+    def hour_of(self, local_ts: str) -> str:
+        return f"toInt64(toHour({local_ts}))"
+
+    def year_month(self, local_ts: str) -> str:
+        return f"(toYear({local_ts}) * 12 + toMonth({local_ts}) - 1)"
 
     def median(self, expr: str) -> str:
         return f"quantileExactLow(0.5)({expr})"

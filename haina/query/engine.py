@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from haina.query.dialect import CLICKHOUSE, DUCKDB, Dialect
+
+T = TypeVar("T")
 
 
 class Engine(Protocol):
@@ -23,6 +27,9 @@ class Engine(Protocol):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """A statement (DDL, INSERT ... SELECT, DELETE): what keeps derived tables."""
+
+    def arrow(self, sql: str, params: dict[str, Any]) -> pa.Table:
+        """A query's result as an Arrow table (large results, read column by column)."""
 
 
 class QueryTooLarge(Exception):
@@ -43,13 +50,21 @@ class DuckDBEngine:
         self.timeout = timeout
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return self._run(sql, params, lambda c, q, v: c.execute(q, v).fetchall())
+
+    def arrow(self, sql: str, params: dict[str, Any]) -> pa.Table:
+        return self._run(sql, params, lambda c, q, v: c.sql(q, params=v).to_arrow_table())
+
+    def _run(
+        self, sql: str, params: dict[str, Any], fetch: Callable[[Any, str, dict[str, Any]], T]
+    ) -> T:
         # DuckDB refuses parameters the text does not use (a report may add one it then skips).
         used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
         timer = threading.Timer(self.timeout, self.conn.interrupt) if self.timeout else None
         if timer is not None:
             timer.start()
         try:
-            return self.conn.execute(sql, used).fetchall()
+            return fetch(self.conn, sql, used)
         except duckdb.InterruptException as exc:
             raise QueryTooLarge(
                 f"the query ran longer than {self.timeout:g} s and was stopped; "
@@ -78,11 +93,16 @@ class ChdbEngine:
         self.session = session
 
     def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        columns = [col.to_pylist() for col in self.arrow(sql, params).columns]
+        return list(zip(*columns, strict=True)) if columns else []
+
+    def arrow(self, sql: str, params: dict[str, Any]) -> pa.Table:
         text = {k: _ch_text(v) for k, v in params.items()}
         # Standard SQL outer joins (NULL, not the type's default, where nothing matched).
-        table = self.session.query(sql + "\nSETTINGS join_use_nulls = 1", "ArrowTable", params=text)
-        columns = [col.to_pylist() for col in table.columns]
-        return list(zip(*columns, strict=True)) if columns else []
+        table: pa.Table = self.session.query(
+            sql + "\nSETTINGS join_use_nulls = 1", "ArrowTable", params=text
+        )
+        return table
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         text = {k: _ch_text(v) for k, v in (params or {}).items()}

@@ -99,13 +99,14 @@ def session_lookback(filters: list[Filter], lookback_us: int = 0) -> int:
     return max(lookback_us, SESSION_CAP_US) if needs_sessions(filters) else lookback_us
 
 
-def filtered_events(scope: Scope, sessions: bool = False) -> str:
+def filtered_events(scope: Scope, sessions: bool = False, names: list[str] | None = None) -> str:
     """`WITH` text ending in `fe`: the rows of `ev` (of `sx` when sessions are built: with
     `sid`) that pass the report's filters, event-level ones and, through the event's session
-    entry, acquisition ones. `in_range` tells events of the range from the look-back."""
+    entry, acquisition ones. `in_range` tells events of the range from the look-back.
+    `names` narrows the events read to those names (not with sessions: they need all)."""
     acquisition = needs_sessions(scope.q.filters)
     if not (acquisition or sessions):
-        return scope.ctes() + ",\nfe AS (SELECT * FROM ev WHERE sel)"
+        return scope.ctes(names=names) + ",\nfe AS (SELECT * FROM ev WHERE sel)"
     cond = scope.where(scope.q.filters, acquisition=True)
     entry = ", ".join(f"s_{c} AS {c}" for c in ENTRY_COLUMNS)
     return scope.ctes(sessions=True) + (

@@ -298,6 +298,16 @@ class Scope:
             f"(row_number() OVER ({order.format(' DESC')}) = 1)",
         )
 
+    def path_first(self, sx: str = "sx") -> str:
+        """SQL: a `$pageview` row of `sx` is its session's first view of that path (so the
+        pages report counts sessions per path without a distinct count)."""
+        if self.stored:
+            return f"{sx}.path_first"
+        return (
+            f"(row_number() OVER (PARTITION BY {sx}.person, {sx}.sid, coalesce({sx}.path, '') "
+            f"ORDER BY {sx}.ts, {sx}.uuid) = 1)"
+        )
+
     def _ids(self) -> str:
         if self.derivation is not None:
             return f"ids AS ({self.derivation.ids})"

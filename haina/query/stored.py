@@ -47,7 +47,7 @@ from haina.query.scope import (
 from haina.store.events.schema import SESSION_EVENT_COLUMNS, STORED_SESSION_COLUMNS
 
 # Bump when the derivation changes: stored rows of another version are rebuilt.
-DERIVATION_VERSION = 1
+DERIVATION_VERSION = 2
 # People re-derived per statement when rebuilding (bounds memory: ~2 M events per pass).
 REBUILD_EVENTS_PER_PASS = 2_000_000
 # A queue longer than this is cheaper to rebuild than to refresh person by person.
@@ -227,14 +227,15 @@ def _derive(s: Scope) -> list[str]:
     pv = "sx.event_name = '$pageview'"
     keep = {c for c, _ in SESSION_EVENT_COLUMNS} | {"run_start", "sel", "in_range"}
     keep |= {c.removeprefix("s_") for c, _ in STORED_SESSION_COLUMNS if c.startswith("s_")}
-    keep -= {"workspace_id", "sstart", "pv_first", "pv_last"}
+    keep -= {"workspace_id", "sstart", "pv_first", "pv_last", "path_first"}
     select = ", ".join(f"sx.{c} AS {c}" for c in sorted(keep))
     # First/last pageview: windows over the session's pageviews only, joined back.
     flagged = (
         f"{ctes},\nfl AS (SELECT sx.person AS fp, sx.sid AS fs, sx.uuid AS fu, {first} AS ff, "
-        f"{last} AS fl FROM sx WHERE {pv})\n"
+        f"{last} AS fl, {s.path_first()} AS fpath FROM sx WHERE {pv})\n"
         f"SELECT {select}, min(sx.ts) OVER (PARTITION BY sx.person, sx.sid) AS sstart, "
-        "coalesce(fl.ff, FALSE) AS pv_first, coalesce(fl.fl, FALSE) AS pv_last "
+        "coalesce(fl.ff, FALSE) AS pv_first, coalesce(fl.fl, FALSE) AS pv_last, "
+        "coalesce(fl.fpath, FALSE) AS path_first "
         "FROM sx LEFT JOIN fl ON sx.person = fl.fp AND sx.sid = fl.fs AND sx.uuid = fl.fu"
     )
     events = ", ".join(c for c, _ in SESSION_EVENT_COLUMNS if c != "workspace_id")

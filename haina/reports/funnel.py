@@ -1,5 +1,6 @@
 """Funnels with PostHog's semantics: SQL gathers each person's candidate events, already
-marked with the steps and exclusions they match; `funnel_eval` walks them person by person.
+marked with the steps and exclusions they match; `funnel_fast` evaluates ordered and strict
+funnels for everyone at once, `funnel_eval` the rest person by person (same semantics).
 
 Steps are entities (events with property filters, or pages: `$pageview` with a `$path`
 filter). Definitions: docs/reports/funnel.md.
@@ -7,11 +8,11 @@ filter). Definitions: docs/reports/funnel.md.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from haina.query.engine import QueryTooLarge
@@ -20,11 +21,13 @@ from haina.query.entity import (
     Entity,
     entity_condition,
     filtered_events,
+    needs_sessions,
     session_lookback,
 )
 from haina.query.filters import PropertyFilter
 from haina.query.scope import ReportContext, ReportQuery, Scope, freshness, resolve_range
 from haina.reports.funnel_eval import Event, Exclusion, Funnel, Outcome, evaluate
+from haina.reports.funnel_fast import Outcomes, evaluate_many, supports
 from haina.reports.overview import ratio
 from haina.reports.registry import ReportKind
 
@@ -116,51 +119,117 @@ def build(ctx: ReportContext, q: FunnelQuery) -> Scope:
     if q.breakdown is not None:
         key = PropertyFilter(key=q.breakdown.property, op="is_set", source=q.breakdown.source)
         value = d.text(s.resolve(key))
-    base = filtered_events(s)
+    # Only the events of the steps and exclusions are read (strict funnels need every event;
+    # acquisition filters need whole sessions).
+    named = [e.event for e in (*q.steps, *q.exclusions)]
+    narrow = q.order != "strict" and None not in named and not needs_sessions(q.filters)
+    base = filtered_events(s, names=[str(n) for n in named] if narrow else None)
     keep = "TRUE" if q.order == "strict" else "steps > 0 OR excl > 0"
+    # A person enters an ordered or strict funnel with a step-1 event (unordered: any step).
+    entered = "steps > 0" if q.order == "unordered" else "steps % 2 = 1"
     s.sql = (
         f"{base},\nfm AS (SELECT person, {d.epoch_us('ts')} AS t, uuid, ({masks}) AS steps, "
         f"({excl}) AS excl, {value} AS bvalue FROM fe WHERE in_range),\n"
-        "fp AS (SELECT DISTINCT person AS fperson FROM fm WHERE steps > 0)\n"
+        f"fp AS (SELECT DISTINCT person AS fperson FROM fm WHERE {entered})\n"
         "SELECT person, t, uuid, steps, excl, bvalue FROM fm JOIN fp ON fm.person = fp.fperson "
         f"WHERE {keep} ORDER BY person, t, uuid LIMIT {MAX_EVENTS + 1}"
     )
     return s
 
 
-def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[list[tuple[str, Outcome]], str]:
-    """Every person's outcomes (person, outcome), and the SQL that gathered their events."""
+def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, str]:
+    """Every entered person's outcome (columns), and the SQL that gathered their events.
+    Ordered and strict funnels go through the lockstep evaluator (`funnel_fast`); the rest,
+    and people with two events at one timestamp, through `funnel_eval` person by person."""
     s = build(ctx, q)
-    rows = ctx.engine.rows(s.sql, s.params.values)
-    if len(rows) > MAX_EVENTS:
+    table = ctx.engine.arrow(s.sql, s.params.values)
+    if table.num_rows > MAX_EVENTS:
         raise QueryTooLarge(
             f"the funnel would evaluate more than {MAX_EVENTS:,} events; "
             "narrow the date range or add filters"
         )
     funnel = q.funnel()
-    out: list[tuple[str, Outcome]] = []
-    for person, group in groupby(rows, key=itemgetter(0)):
-        events = [Event(int(t), u, int(m), int(x), v) for _, t, u, m, x, v in group]
-        out.extend((str(person), o) for o in evaluate(funnel, events))
-    return out, s.sql
+    col = {name: table.column(name) for name in table.column_names}
+    person = col["person"].to_numpy(zero_copy_only=False).astype(object)
+    ts = col["t"].to_numpy(zero_copy_only=False).astype(np.int64)
+    steps = col["steps"].to_numpy(zero_copy_only=False).astype(np.int64)
+    excl = col["excl"].to_numpy(zero_copy_only=False).astype(np.int64)
+    value = np.array(col["bvalue"].to_pylist(), dtype=object)
+    parts = []
+    rest = np.ones(len(person), dtype=bool)
+    if supports(funnel):
+        fast, rest = evaluate_many(funnel, person, ts, steps, excl, value)
+        parts.append(fast)
+    if rest.any():
+        uuid = col["uuid"].to_numpy(zero_copy_only=False)
+        parts.append(_one_by_one(funnel, person[rest], ts[rest], uuid[rest], steps[rest],
+                                 excl[rest], value[rest]))  # fmt: skip
+    return _concat(parts, funnel.n_steps), s.sql
 
 
-def _lower_median(values: list[float]) -> float | None:
-    return sorted(values)[(len(values) - 1) // 2] if values else None
+def _one_by_one(
+    funnel: Funnel,
+    person: Any,
+    ts: Any,
+    uuid: Any,
+    steps: Any,
+    excl: Any,
+    value: Any,
+) -> Outcomes:
+    found: list[tuple[str, Outcome]] = []
+    rows = zip(person.tolist(), ts.tolist(), uuid.tolist(), steps.tolist(), excl.tolist(),
+               value.tolist(), strict=True)  # fmt: skip
+    for who, group in groupby(rows, key=itemgetter(0)):
+        events = [Event(t, str(u), m, x, v) for _, t, u, m, x, v in group]
+        found.extend((str(who), o) for o in evaluate(funnel, events))
+    times = np.zeros((len(found), funnel.n_steps), dtype=np.int64)
+    for i, (_, o) in enumerate(found):
+        times[i, : len(o.step_ts)] = o.step_ts
+    return Outcomes(
+        person=np.array([p for p, _ in found], dtype=object),
+        value=np.array([o.value for _, o in found], dtype=object),
+        furthest=np.array([o.furthest for _, o in found], dtype=np.int64),
+        times=times,
+    )
 
 
-def shape(q: FunnelQuery, results: list[Outcome]) -> dict[str, Any]:
+def _concat(parts: list[Outcomes], n: int) -> Outcomes:
+    if not parts:
+        return Outcomes(
+            np.empty(0, dtype=object), np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64), np.empty((0, n), dtype=np.int64),
+        )  # fmt: skip
+    if len(parts) == 1:
+        return parts[0]
+    return Outcomes(
+        person=np.concatenate([p.person for p in parts]),
+        value=np.concatenate([p.value for p in parts]),
+        furthest=np.concatenate([p.furthest for p in parts]),
+        times=np.concatenate([p.times for p in parts]),
+    )
+
+
+def _lower_median_us(values: Any) -> float | None:
+    """The lower median of microsecond durations, in seconds."""
+    if not len(values):
+        return None
+    k = (len(values) - 1) // 2
+    return float(np.partition(values, k)[k]) / 1e6
+
+
+def _mean_seconds(values: Any) -> float | None:
+    """Mean of microsecond durations in seconds, to 3 places (summed exactly as integers)."""
+    return round(int(values.sum()) / len(values) / 1e6, 3) if len(values) else None
+
+
+def shape(q: FunnelQuery, o: Outcomes) -> dict[str, Any]:
     n = len(q.steps)
-    counts = [0] * n
-    gaps: list[list[float]] = [[] for _ in range(n)]
-    for o in results:
-        for k in range(o.furthest + 1):
-            counts[k] += 1
-            if k:
-                gaps[k].append((o.step_ts[k] - o.step_ts[k - 1]) / 1e6)
     steps = []
+    counts = [int((o.furthest >= k).sum()) for k in range(n)]
     for k, entity in enumerate(q.steps):
         prev = counts[k - 1] if k else counts[0]
+        reached = o.furthest >= k
+        gaps = o.times[reached, k] - o.times[reached, k - 1] if k else np.empty(0, np.int64)
         steps.append(
             {
                 "step": k + 1,
@@ -169,45 +238,41 @@ def shape(q: FunnelQuery, results: list[Outcome]) -> dict[str, Any]:
                 "conversion_rate": ratio(counts[k], counts[0]),
                 "step_conversion_rate": ratio(counts[k], prev),
                 "dropped": prev - counts[k] if k else 0,
-                "avg_seconds_from_previous": round(sum(gaps[k]) / len(gaps[k]), 3)
-                if gaps[k]
-                else None,
-                "median_seconds_from_previous": _lower_median(gaps[k]),
+                "avg_seconds_from_previous": _mean_seconds(gaps),
+                "median_seconds_from_previous": _lower_median_us(gaps),
             }
         )
-    return {"steps": steps, "time_to_convert": _time_to_convert(results, n)}
+    return {"steps": steps, "time_to_convert": _time_to_convert(o, n)}
 
 
-def _time_to_convert(results: list[Outcome], n: int) -> dict[str, Any]:
-    seconds = [(o.step_ts[-1] - o.step_ts[0]) / 1e6 for o in results if o.furthest == n - 1]
-    buckets = [0] * (len(TTC_BUCKETS) + 1)
-    for v in seconds:
-        buckets[next((i for i, b in enumerate(TTC_BUCKETS) if v < b), len(TTC_BUCKETS))] += 1
+def _time_to_convert(o: Outcomes, n: int) -> dict[str, Any]:
+    done = o.furthest == n - 1
+    us = o.times[done, n - 1] - o.times[done, 0]
+    # A duration falls in the first bucket whose bound it is below (seconds, bound exclusive).
+    edges = np.array(TTC_BUCKETS, dtype=np.int64) * 1_000_000
+    counts = np.bincount(np.searchsorted(edges, us, side="right"), minlength=len(edges) + 1)
     bounds = (0, *TTC_BUCKETS)
     return {
-        "converted": len(seconds),
-        "avg_seconds": round(sum(seconds) / len(seconds), 3) if seconds else None,
-        "median_seconds": _lower_median(seconds),
+        "converted": int(len(us)),
+        "avg_seconds": _mean_seconds(us),
+        "median_seconds": _lower_median_us(us),
         "buckets": [
             {
                 "from_seconds": lo,
                 "to_seconds": TTC_BUCKETS[i] if i < len(TTC_BUCKETS) else None,
-                "count": c,
+                "count": int(c),
             }
-            for i, (lo, c) in enumerate(zip(bounds, buckets, strict=True))
+            for i, (lo, c) in enumerate(zip(bounds, counts, strict=True))
         ],  # fmt: skip
     }
 
 
-def _by_value(pairs: list[tuple[str, Outcome]]) -> dict[str, list[Outcome]]:
-    grouped: dict[str, list[Outcome]] = defaultdict(list)
-    for _, o in pairs:
-        grouped[o.value].append(o)
-    return grouped
+def _where(o: Outcomes, mask: Any) -> Outcomes:
+    return Outcomes(o.person[mask], o.value[mask], o.furthest[mask], o.times[mask])
 
 
 def run(ctx: ReportContext, q: FunnelQuery) -> dict[str, Any]:
-    pairs, sql = outcomes(ctx, q)
+    found, sql = outcomes(ctx, q)
     rng = resolve_range(q, ctx)
     result: dict[str, Any] = {
         "kind": "funnel",
@@ -218,46 +283,47 @@ def run(ctx: ReportContext, q: FunnelQuery) -> dict[str, Any]:
         },
         "order": q.order,
         "window": q.window.model_dump(),
-        **(shape(q, [o for _, o in pairs]) if q.breakdown is None else {}),
+        **(shape(q, found) if q.breakdown is None else {}),
         "freshness": freshness(ctx),
         "sql": [sql],
     }
     if q.breakdown is not None:
-        grouped = _by_value(pairs)
-        ranked = sorted(grouped, key=lambda v: (-len(grouped[v]), v))
+        values, sizes = np.unique(found.value.astype(str), return_counts=True)
+        ranked = sorted(zip(values.tolist(), sizes.tolist(), strict=True),
+                        key=lambda vs: (-vs[1], vs[0]))  # fmt: skip
+        by_value = found.value.astype(str)
         result["breakdown"] = [
-            {"value": v, **shape(q, grouped[v])} for v in ranked[: q.breakdown_limit]
+            {"value": v, **shape(q, _where(found, by_value == v))}
+            for v, _ in ranked[: q.breakdown_limit]
         ]
-        people = {p for p, _ in pairs}
-        result["people"] = len(people)
+        result["people"] = len(set(found.person.tolist()))
     return result
 
 
 def people(ctx: ReportContext, q: FunnelPeopleQuery) -> dict[str, Any]:
     """Who reached step `step` (converted) or reached the step before and went no further."""
-    pairs, sql = outcomes(ctx, q)
+    found, sql = outcomes(ctx, q)
     k = q.step - 1
-    if q.converted:
-        chosen = [(p, o) for p, o in pairs if o.furthest >= k]
-    else:
-        chosen = [(p, o) for p, o in pairs if o.furthest == k - 1]
+    mask = found.furthest >= k if q.converted else found.furthest == k - 1
     if q.breakdown_value is not None:
-        chosen = [(p, o) for p, o in chosen if o.value == q.breakdown_value]
-    chosen.sort(key=lambda po: (po[0], po[1].value))
-    page = chosen[q.offset : q.offset + q.limit]
+        mask &= found.value.astype(str) == q.breakdown_value
+    chosen = _where(found, mask)
+    order = sorted(range(len(chosen.person)),
+                   key=lambda i: (chosen.person[i], chosen.value[i]))  # fmt: skip
+    page = order[q.offset : q.offset + q.limit]
     return {
         "kind": "funnel_people",
         "step": q.step,
         "converted": q.converted,
-        "total": len(chosen),
+        "total": len(order),
         "people": [
             {
-                "person": p,
-                "breakdown_value": o.value,
-                "furthest_step": o.furthest + 1,
-                "step_times_us": list(o.step_ts),
+                "person": str(chosen.person[i]),
+                "breakdown_value": str(chosen.value[i]),
+                "furthest_step": int(chosen.furthest[i]) + 1,
+                "step_times_us": [int(x) for x in chosen.times[i, : chosen.furthest[i] + 1]],
             }
-            for p, o in page
+            for i in page
         ],  # fmt: skip
         "sql": [sql],
     }

@@ -82,11 +82,12 @@ def page_key(s: Scope, q: PagesQuery) -> str:
     return f"CASE {whens} ELSE {s.p(OTHER)} END"
 
 
-def pageviews_cte(s: Scope, key: str, conversions: bool = False) -> str:
+def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: bool = False) -> str:
     """`pv`: the pageviews of counted sessions with their group `k`, `counted` (passes the
     filters), whether each is its session's first / last pageview, engagement, scroll, load
     time and the session's `engaged` flag; with `conversions`, `last_conv`: the time of the
-    session's last conversion event. Reference `pv` once: ClickHouse inlines each use."""
+    session's last conversion event; with `path_first`, `pfirst`: the session's first view
+    of the path. Reference `pv` once: ClickHouse inlines each use."""
     load = "sx.load_ms"  # the pageview's perf_load_ms, as a number
     source, last_conv = "sx", ""
     if conversions:
@@ -94,13 +95,14 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False) -> str:
         source = f"(SELECT sx.*, {conv} AS last_conv FROM sx) sx"
         last_conv = ", sx.last_conv AS last_conv"
     first, last = s.pv_flags()
+    pfirst = f"CASE WHEN {s.path_first()} THEN 1 ELSE 0 END" if path_first else "0"
     return (
         f"os AS (SELECT person AS oper, sid AS osid, CASE WHEN {engaged_condition(s)} "
         "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
         f"pv AS (SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
         f"{key} AS k, CASE WHEN sx.sel THEN 1 ELSE 0 END AS counted, "
         f"CASE WHEN {first} THEN 1 ELSE 0 END AS is_entry, "
-        f"CASE WHEN {last} THEN 1 ELSE 0 END AS is_exit, "
+        f"CASE WHEN {last} THEN 1 ELSE 0 END AS is_exit, {pfirst} AS pfirst, "
         # ClickHouse's LEFT JOIN gives eng_ms 0, not NULL, where a pageview has no
         # `$engagement`: "has data" is some engaged time or a scroll depth on both engines.
         "CASE WHEN coalesce(sx.eng_ms, 0) > 0 OR sx.eng_scroll IS NOT NULL THEN 1 ELSE 0 END "
@@ -111,8 +113,10 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False) -> str:
     )
 
 
-def _measures(s: Scope) -> str:
-    """Aggregates over `pv` grouped by k, in ROW_FIELDS order."""
+def _measures(s: Scope, q: PagesQuery) -> str:
+    """Aggregates over `pv` grouped by GROUPING SETS ((k), ()), in ROW_FIELDS order.
+    Sessions: of the total, one entry each; of a path, its first views; of other groups, a
+    distinct count."""
     with_scroll = "counted = 1 AND scroll IS NOT NULL"
     buckets = ", ".join(
         f"sum(CASE WHEN {with_scroll} AND scroll >= {lo}.0"
@@ -120,9 +124,11 @@ def _measures(s: Scope) -> str:
         + " THEN 1 ELSE 0 END)"
         for lo in (0, 25, 50, 75)
     )
+    per_group = "sum(pfirst)" if q.group_by == "path" else "count(DISTINCT vsid || ':' || vper)"
     return (
         "sum(counted), count(DISTINCT CASE WHEN counted = 1 THEN vper END), "
-        "count(DISTINCT vsid || ':' || vper), sum(is_entry), sum(is_entry * engaged), "
+        f"CASE WHEN grouping(k) = 1 THEN sum(is_entry) ELSE {per_group} END, "
+        "sum(is_entry), sum(is_entry * engaged), "
         "sum(is_exit), sum(CASE WHEN counted = 1 AND has_eng = 1 THEN 1 ELSE 0 END), "
         "sum(CASE WHEN counted = 1 AND has_eng = 1 THEN ms ELSE 0.0 END), "
         f"{buckets}, sum(CASE WHEN {with_scroll} THEN scroll ELSE 0.0 END), "
@@ -130,16 +136,17 @@ def _measures(s: Scope) -> str:
     )
 
 
-def build(ctx: ReportContext, q: PagesQuery, rng: Range, totals: bool) -> Scope:
-    """One row per page group: the key, then ROW_FIELDS; most views first (ties by key),
-    `limit + 1` rows; with `totals`, all pageviews as one group."""
+def build(ctx: ReportContext, q: PagesQuery, rng: Range) -> Scope:
+    """The totals row (all pageviews; `is_total` 1) first, then one row per page group: the
+    key, `is_total`, then ROW_FIELDS; most views first (ties by key), `limit + 1` groups."""
     s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     ctes = s.ctes(sessions=True)
-    key = "''" if totals else page_key(s, q)
+    pv = pageviews_cte(s, page_key(s, q), path_first=q.group_by == "path")
     s.sql = (
-        f"{ctes},\n{pageviews_cte(s, key)}\n"
-        f"SELECT k, {_measures(s)} FROM pv GROUP BY k HAVING sum(counted) > 0 "
-        f"ORDER BY sum(counted) DESC, k LIMIT {s.p(q.limit + 1)}"
+        f"{ctes},\n{pv}\n"
+        f"SELECT k, grouping(k) AS is_total, {_measures(s, q)} FROM pv "
+        "GROUP BY GROUPING SETS ((k), ()) HAVING sum(counted) > 0 "
+        f"ORDER BY grouping(k) DESC, sum(counted) DESC, k LIMIT {s.p(q.limit + 2)}"
     )
     return s
 
@@ -179,10 +186,10 @@ def number_as_sent(value: Any) -> int | float | None:
 
 def run(ctx: ReportContext, q: PagesQuery) -> dict[str, Any]:
     rng = resolve_range(q, ctx)
-    s = build(ctx, q, rng, totals=False)
-    rows = ctx.engine.rows(s.sql, s.params.values)
-    t = build(ctx, q, rng, totals=True)
-    total = ctx.engine.rows(t.sql, t.params.values)
+    s = build(ctx, q, rng)
+    found = ctx.engine.rows(s.sql, s.params.values)
+    total = [r for r in found if r[1] == 1]
+    rows = [r[:1] + r[2:] for r in found if r[1] != 1]
     return {
         "kind": "pages",
         "range": {
@@ -193,9 +200,9 @@ def run(ctx: ReportContext, q: PagesQuery) -> dict[str, Any]:
         "group_by": q.group_by,
         "rows": [{"key": str(r[0]), **shape(r[1:])} for r in rows[: q.limit]],
         "truncated": len(rows) > q.limit,
-        "totals": shape(total[0][1:] if total else None),
+        "totals": shape(total[0][2:] if total else None),
         "freshness": freshness(ctx),
-        "sql": [s.sql, t.sql],
+        "sql": [s.sql],
     }
 
 

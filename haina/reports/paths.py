@@ -111,10 +111,20 @@ def items_cte(s: Scope, q: PathsQuery) -> str:
     cond, item = item_sql(s, q)
     kept = f" WHERE pi NOT IN {s.p(q.exclude)}" if q.exclude else ""
     after = f"OVER ({SESSION} ORDER BY ts DESC, uuid DESC)"
+    # A session without the start (or end) point shows no path: only sessions holding it
+    # are numbered (at 10 M events most sessions never reach a given page).
+    point = q.start_point or q.end_point
+    having = ""
+    if point:
+        having = (
+            f"ph AS (SELECT DISTINCT sx.person AS hperson, sx.sid AS hsid FROM sx "
+            f"WHERE sx.sel AND {cond} AND {item} = {s.p(point)}),\n"
+        )
+    holding = " JOIN ph ON sx.person = ph.hperson AND sx.sid = ph.hsid" if point else ""
     return (
-        "pe0 AS (SELECT sx.person AS person, sx.sid AS sid, sx.ts AS ts, sx.uuid AS uuid, "
-        f"{item} AS pi FROM sx JOIN sessions ss ON sx.person = ss.person AND sx.sid = ss.sid "
-        f"WHERE ss.ok AND sx.sel AND {cond}),\n"
+        f"{having}pe0 AS (SELECT sx.person AS person, sx.sid AS sid, sx.ts AS ts, "
+        f"sx.uuid AS uuid, {item} AS pi FROM sx JOIN sessions ss ON sx.person = ss.person "
+        f"AND sx.sid = ss.sid{holding} WHERE ss.ok AND sx.sel AND {cond}),\n"
         f"pe AS (SELECT pe0.*, {s.d.prev('pi')} {after} AS next_pi FROM pe0{kept}),\n"
         "pc AS (SELECT person, sid, ts, pi, "
         f"CAST(row_number() OVER ({SESSION} ORDER BY ts, uuid) AS BIGINT) AS k, "

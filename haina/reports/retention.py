@@ -114,25 +114,13 @@ def _local(value: datetime | date, end: bool) -> datetime:
 
 
 def _number(start: datetime, unit: Unit) -> int:
-    """A period's number (as `_number_sql` computes it): periods since 1970 in local time."""
+    """A period's number, as `Dialect.period_number` computes it in SQL."""
     days = (start.date() - _EPOCH.date()).days
     return {
         "hour": days * 24 + start.hour,
         "day": days,
         "week": days // 7,
         "month": start.year * 12 + start.month - 1,
-    }[unit]
-
-
-def _number_sql(unit: Unit, text: str) -> str:
-    """The period number of a period start given as 'YYYY-MM-DD HH:MM:SS' text."""
-    days = f"date_diff('day', DATE '1970-01-01', CAST(substr({text}, 1, 10) AS DATE))"
-    return {
-        "hour": f"({days} * 24 + CAST(substr({text}, 12, 2) AS BIGINT))",
-        "day": f"CAST({days} AS BIGINT)",
-        "week": f"CAST(floor({days} / 7) AS BIGINT)",
-        "month": f"(CAST(substr({text}, 1, 4) AS BIGINT) * 12 + "
-        f"CAST(substr({text}, 6, 2) AS BIGINT) - 1)",
     }[unit]
 
 
@@ -148,14 +136,13 @@ def build(ctx: ReportContext, q: RetentionQuery, win: Window) -> Scope:
     start0 = entity_condition(s, q.start_event, with_filters=False) if first_ever else start
     wanted = " OR ".join(dict.fromkeys([start, back, start0]))
     bd = breakdown_value(s, q.breakdown) if q.breakdown else "''"
-    period = s.d.trunc_text(q.period, s.local(), q.week_start)
+    period = s.d.period_number(q.period, s.local(), q.week_start)
     lo = s.p(_number(win.first, q.period))
     hi = s.p(_number(win.first, q.period) + win.count - 1)
     s.sql = (
         f"{filtered_events(s)},\n"
-        f"rv0 AS (SELECT person, ts, uuid, {start} AS is_s, {back} AS is_r, {start0} AS is_s0, "
-        f"{bd} AS bd, {period} AS pt FROM fe WHERE {wanted}),\n"
-        f"rv AS (SELECT rv0.*, {_number_sql(q.period, 'pt')} AS pn FROM rv0),\n"
+        f"rv AS (SELECT person, ts, uuid, {start} AS is_s, {back} AS is_r, {start0} AS is_s0, "
+        f"{bd} AS bd, {period} AS pn FROM fe WHERE {wanted}),\n"
         f"{_starts(s, q, lo, hi)},\n{_returns(s, q, lo, hi)}\n{_counts(q)}"
     )
     return s

@@ -10,6 +10,7 @@ time gives (conftest's `run_everywhere` checks the latter on every report test t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from haina.query import DuckDBEngine, ReportSettings
 from haina.query.stored import rebuild, refresh
-from haina.store.events.duckdb_store import WriteBatch, commit
+from haina.store.events.duckdb_store import WriteBatch, commit, open_duckdb
 from haina.store.events.schema import ddl
 
 SETTINGS = ReportSettings(timezone="UTC", conversion_events=("Order Completed",))
@@ -152,3 +153,22 @@ def test_a_campaign_before_a_timeout_gap_does_not_split_a_later_session() -> Non
     assert len(kept["stored_sessions"]) == 2
     rebuild(engine, ws, split)
     assert kept == _tables(con, ws)
+
+
+def test_a_file_with_older_derived_tables_is_re_derived(tmp_path: Path) -> None:
+    """Stored sessions of an older layout are dropped when the store opens; events stay."""
+    path = tmp_path / "events.duckdb"
+    con = open_duckdb(path)
+    commit(con, WriteBatch(tables=[make_events([{"ts": "2026-11-10 10:00:00",
+                                                 "anonymous_id": "a", "path": "/"}])]))  # fmt: skip
+    ws = con.execute("SELECT any_value(workspace_id) FROM events").fetchone()[0]
+    assert refresh(DuckDBEngine(con), ws, SETTINGS).mode == "rebuild"
+    con.execute("ALTER TABLE session_events DROP COLUMN path_first")  # as an older version
+    con.close()
+    con = open_duckdb(path)
+    columns = [r[0] for r in con.execute("DESCRIBE session_events").fetchall()]
+    assert columns[-1] == "path_first"
+    assert con.execute("SELECT count(*) FROM derive_state").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (1,)
+    assert refresh(DuckDBEngine(con), ws, SETTINGS).mode == "rebuild"
+    assert con.execute("SELECT count(*) FROM session_events").fetchone() == (1,)

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from haina.store.events.schema import (
+    DERIVED_TABLES,
     EVENT_ARROW_SCHEMA,
     EVENT_COLUMN_NAMES,
     QUARANTINE_ARROW_SCHEMA,
@@ -106,6 +107,7 @@ def open_duckdb(
             ) from exc
         raise StoreUnavailable(str(exc)) from exc
     if not read_only:
+        _drop_stale_derived(conn)
         for stmt in ddl():
             conn.execute(stmt)
         # DuckDB checkpoints every 16 MB of WAL by default: for an append-heavy store that is
@@ -115,6 +117,26 @@ def open_duckdb(
         # DuckDB's default is 80% of RAM; big queries spill to disk past the limit.
         conn.execute(f"SET memory_limit = '{memory_limit}'")
     return conn
+
+
+def _drop_stale_derived(conn: duckdb.DuckDBPyConnection) -> None:
+    """Derived tables (stored sessions) are a cache of `events`: one whose columns are not
+    this version's is dropped (ddl() recreates it, the next report re-derives it)."""
+    have: dict[str, list[str]] = {}
+    for table, column in conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        have.setdefault(table, []).append(column)
+    stale = [
+        name
+        for name, cols in DERIVED_TABLES.items()
+        if name in have and have[name] != [c for c, _ in cols]
+    ]
+    for name in stale:
+        conn.execute(f"DROP TABLE {name}")
+    if stale and "derive_state" not in stale and "derive_state" in have:
+        conn.execute("DELETE FROM derive_state")
 
 
 def _micros(values: list[Any]) -> pa.Array:

@@ -126,6 +126,7 @@ SESSION_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("load_ms", "DOUBLE"),
     ("pv_first", "BOOLEAN"),
     ("pv_last", "BOOLEAN"),
+    ("path_first", "BOOLEAN"),  # the session's first pageview of this path
 )
 # What stored sessions need besides the two tables: the identifiers each commit touched
 # (written by the commit, consumed by the next refresh), the anonymous id → user id map the
