@@ -124,6 +124,11 @@ class Dialect:
     def list_agg(self, expr: str, order_by: str) -> str:
         return f"list({expr} ORDER BY {order_by})"
 
+    def materialized(self) -> str:
+        """Written after `AS` of a CTE a query reads more than once, so it is computed once
+        (DuckDB; ClickHouse inlines every CTE and has no such keyword)."""
+        return "MATERIALIZED "
+
     def hash_bucket(self, expr: str, buckets: int) -> str:
         """Which of `buckets` parts a value falls in (to split work, not to publish)."""
         return f"(hash({expr}) % {int(buckets)})"
@@ -214,6 +219,9 @@ class ClickHouse(Dialect):
     def list_agg(self, expr: str, order_by: str) -> str:
         # arraySort by the key keeps both engines' element order identical.
         return f"arrayMap(x -> x.2, arraySort(x -> x.1, groupArray(({order_by}, {expr}))))"
+
+    def materialized(self) -> str:
+        return ""
 
     def hash_bucket(self, expr: str, buckets: int) -> str:
         return f"(cityHash64({expr}) % {int(buckets)})"

@@ -196,6 +196,7 @@ class Scope:
         *,
         lookback_us: int = 0,
         stored: bool = False,
+        stored_events: bool = False,
         derivation: Derivation | None = None,
     ) -> None:
         self.ctx, self.q, self.rng = ctx, q, rng
@@ -219,6 +220,9 @@ class Scope:
             and not q.include_bots
             and all(_is_acquisition(f) for f in q.filters)
         )
+        # `ev` itself from the stored session events (person resolved, narrow): for queries
+        # without any filter that read no property (the report says so).
+        self.stored_events = stored_events and ctx.stored and not q.include_bots and not q.filters
 
     def p(self, value: Any) -> str:
         return self.params.add(value)
@@ -259,6 +263,9 @@ class Scope:
         if sessions and self.stored:
             self._built = True
             return "WITH " + self._stored_ctes()
+        if self.stored_events and not sessions:
+            self._built = True
+            return "WITH " + self._stored_ev(names)
         wide = self._wide
         event_cond = self.where(self.q.filters, acquisition=False)  # evaluated inside ev
         self._wide = wide
@@ -284,6 +291,17 @@ class Scope:
             "conversions AS sel_conversions, 1 AS any_sel, "
             f"({self._session_filter()}) AS ok FROM stored_sessions "
             f"WHERE workspace_id = {self.ws} AND start >= {self.lo} AND start <= {self.hi})"
+        )
+
+    def _stored_ev(self, names: list[str] | None) -> str:
+        """`ev` from `session_events`: every event but `$engagement` (which a query of this
+        kind never asks for), people as the stored sessions resolved them."""
+        only = f" AND event_name IN {self.p(names)}" if names else ""
+        return (
+            "ev AS (SELECT person, ts, uuid, event_name, type, event, path, url, title, "
+            f"search_keyword, TRUE AS sel, (ts >= {self.lo} AND ts <= {self.hi}) AS in_range "
+            f"FROM session_events WHERE workspace_id = {self.ws} AND ts >= {self.scan_lo} "
+            f"AND ts <= {self.hi}{only})"
         )
 
     def pv_flags(self, sx: str = "sx") -> tuple[str, str]:

@@ -13,10 +13,12 @@ from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from haina.query.engine import QueryTooLarge
 from haina.query.entity import (
+    ENGAGEMENT,
     Breakdown,
     Entity,
     entity_condition,
@@ -102,7 +104,9 @@ class FunnelPeopleQuery(FunnelQuery):
 
 def build(ctx: ReportContext, q: FunnelQuery) -> Scope:
     rng = resolve_range(q, ctx)
-    s = Scope(ctx, q, rng, lookback_us=session_lookback(q.filters))
+    entities = [*q.steps, *q.exclusions]
+    plain = q.breakdown is None and not any(e.filters or e.event == ENGAGEMENT for e in entities)
+    s = Scope(ctx, q, rng, lookback_us=session_lookback(q.filters), stored_events=plain)
     d = s.d
     masks = " + ".join(
         f"CASE WHEN {entity_condition(s, e)} THEN {1 << k} ELSE 0 END"
@@ -128,11 +132,12 @@ def build(ctx: ReportContext, q: FunnelQuery) -> Scope:
     # A person enters an ordered or strict funnel with a step-1 event (unordered: any step).
     entered = "steps > 0" if q.order == "unordered" else "steps % 2 = 1"
     s.sql = (
-        f"{base},\nfm AS (SELECT person, {d.epoch_us('ts')} AS t, uuid, ({masks}) AS steps, "
+        f"{base},\nfm AS {d.materialized()}(SELECT person, {d.epoch_us('ts')} AS t, uuid, "
+        f"({masks}) AS steps, "
         f"({excl}) AS excl, {value} AS bvalue FROM fe WHERE in_range),\n"
         f"fp AS (SELECT DISTINCT person AS fperson FROM fm WHERE {entered})\n"
         "SELECT person, t, uuid, steps, excl, bvalue FROM fm JOIN fp ON fm.person = fp.fperson "
-        f"WHERE {keep} ORDER BY person, t, uuid LIMIT {MAX_EVENTS + 1}"
+        f"WHERE {keep} LIMIT {MAX_EVENTS + 1}"
     )
     return s
 
@@ -150,21 +155,33 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, str]:
         )
     funnel = q.funnel()
     col = {name: table.column(name) for name in table.column_names}
-    person = col["person"].to_numpy(zero_copy_only=False).astype(object)
+    # People as dictionary codes (integers compare fast); ids looked up for the outcomes.
+    people = pc.dictionary_encode(col["person"]).combine_chunks()
+    ids = people.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    code = people.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     ts = col["t"].to_numpy(zero_copy_only=False).astype(np.int64)
-    steps = col["steps"].to_numpy(zero_copy_only=False).astype(np.int64)
-    excl = col["excl"].to_numpy(zero_copy_only=False).astype(np.int64)
-    value = np.array(col["bvalue"].to_pylist(), dtype=object)
+    # Rows by person, then time (sorted here: cheaper than in SQL); events sharing a
+    # timestamp are ordered by uuid where it matters, in _one_by_one.
+    order = np.lexsort((ts, code))
+    code, ts = code[order], ts[order]
+    steps = col["steps"].to_numpy(zero_copy_only=False).astype(np.int64)[order]
+    excl = col["excl"].to_numpy(zero_copy_only=False).astype(np.int64)[order]
+    if q.breakdown is None:
+        value = np.full(len(code), None, dtype=object)
+    else:
+        value = np.array(col["bvalue"].to_pylist(), dtype=object)[order]
     parts = []
-    rest = np.ones(len(person), dtype=bool)
+    rest = np.ones(len(code), dtype=bool)
     if supports(funnel):
-        fast, rest = evaluate_many(funnel, person, ts, steps, excl, value)
+        fast, rest = evaluate_many(funnel, code, ts, steps, excl, value)
         parts.append(fast)
     if rest.any():
-        uuid = col["uuid"].to_numpy(zero_copy_only=False)
-        parts.append(_one_by_one(funnel, person[rest], ts[rest], uuid[rest], steps[rest],
+        uuid = col["uuid"].to_numpy(zero_copy_only=False)[order]
+        parts.append(_one_by_one(funnel, code[rest], ts[rest], uuid[rest], steps[rest],
                                  excl[rest], value[rest]))  # fmt: skip
-    return _concat(parts, funnel.n_steps), s.sql
+    found = _concat(parts, funnel.n_steps)
+    who = ids[found.person.astype(np.int64)]
+    return Outcomes(who, found.value, found.furthest, found.times), s.sql
 
 
 def _one_by_one(
@@ -176,17 +193,17 @@ def _one_by_one(
     excl: Any,
     value: Any,
 ) -> Outcomes:
-    found: list[tuple[str, Outcome]] = []
-    rows = zip(person.tolist(), ts.tolist(), uuid.tolist(), steps.tolist(), excl.tolist(),
-               value.tolist(), strict=True)  # fmt: skip
+    found: list[tuple[int, Outcome]] = []
+    columns = (person, ts, uuid.astype(str), steps, excl, value)
+    rows = sorted(zip(*(c.tolist() for c in columns), strict=True), key=itemgetter(0, 1, 2))
     for who, group in groupby(rows, key=itemgetter(0)):
-        events = [Event(t, str(u), m, x, v) for _, t, u, m, x, v in group]
-        found.extend((str(who), o) for o in evaluate(funnel, events))
+        events = [Event(t, u, m, x, v) for _, t, u, m, x, v in group]
+        found.extend((who, o) for o in evaluate(funnel, events))
     times = np.zeros((len(found), funnel.n_steps), dtype=np.int64)
     for i, (_, o) in enumerate(found):
         times[i, : len(o.step_ts)] = o.step_ts
     return Outcomes(
-        person=np.array([p for p, _ in found], dtype=object),
+        person=np.array([p for p, _ in found], dtype=np.int64),
         value=np.array([o.value for _, o in found], dtype=object),
         furthest=np.array([o.furthest for _, o in found], dtype=np.int64),
         times=times,
@@ -196,7 +213,7 @@ def _one_by_one(
 def _concat(parts: list[Outcomes], n: int) -> Outcomes:
     if not parts:
         return Outcomes(
-            np.empty(0, dtype=object), np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64), np.empty(0, dtype=object),
             np.empty(0, dtype=np.int64), np.empty((0, n), dtype=np.int64),
         )  # fmt: skip
     if len(parts) == 1:
@@ -329,5 +346,13 @@ def people(ctx: ReportContext, q: FunnelPeopleQuery) -> dict[str, Any]:
     }
 
 
-REPORT = ReportKind("funnel", FunnelQuery, run, "Funnel: conversion through ordered steps")
-PEOPLE = ReportKind("funnel_people", FunnelPeopleQuery, people, "The people at a funnel step")
+REPORT = ReportKind(
+    "funnel", FunnelQuery, run, "Funnel: conversion through ordered steps", stored_sessions=True
+)
+PEOPLE = ReportKind(
+    "funnel_people",
+    FunnelPeopleQuery,
+    people,
+    "The people at a funnel step",
+    stored_sessions=True,
+)

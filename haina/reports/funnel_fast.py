@@ -17,6 +17,7 @@ people it left out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,13 +27,14 @@ from haina.reports.funnel_eval import Funnel
 I64 = npt.NDArray[np.int64]
 NONE = np.iinfo(np.int64).min  # an empty slot
 CHUNK_BYTES = 64 << 20  # attempt state per batch of people
+LOCKSTEP_MAX_EVENTS = 64
 
 
 @dataclass(frozen=True, slots=True)
 class Outcomes:
     """One row per person who entered the funnel and was not excluded."""
 
-    person: npt.NDArray[np.object_]
+    person: npt.NDArray[Any]  # person ids (or codes standing for them)
     value: npt.NDArray[np.object_]  # breakdown value ("" without one)
     furthest: I64  # 0-based furthest step
     times: I64  # (people, steps): step times of the best attempt; columns > furthest unused
@@ -55,15 +57,18 @@ def guarded_steps(funnel: Funnel, exclusions: I64) -> I64:
 
 def evaluate_many(
     funnel: Funnel,
-    person: npt.NDArray[np.object_],
+    person: npt.NDArray[Any],
     ts: I64,
     steps: I64,
     exclusions: I64,
     value: npt.NDArray[np.object_],
+    max_events: int = LOCKSTEP_MAX_EVENTS,
 ) -> tuple[Outcomes, npt.NDArray[np.bool_]]:
-    """Rows sorted by (person, ts, uuid), as `funnel_eval.evaluate` takes them per person.
-    Returns the outcomes of the people evaluated here, and a row mask of the people left to
-    `funnel_eval` (those with two events at one timestamp)."""
+    """Rows grouped by person (any codes: equal means same person) and sorted by (ts, uuid)
+    within a person, as `funnel_eval.evaluate` takes them. Returns the outcomes of the people
+    evaluated here, and a row mask of the people left to `funnel_eval`: those with two events
+    at one timestamp, and those with more than `max_events` events (a long tail of lockstep
+    rounds costs more than walking them one by one)."""
     n = funnel.n_steps
     steps = steps & ((1 << n) - 1)
     xsteps = guarded_steps(funnel, exclusions)
@@ -82,7 +87,7 @@ def evaluate_many(
     ends = np.r_[starts[1:], len(person)]
     lengths = ends - starts
     same = np.r_[False, (person[1:] == person[:-1]) & (ts[1:] == ts[:-1])]
-    tied_person = np.add.reduceat(same.astype(np.int64), starts) > 0
+    tied_person = (np.add.reduceat(same.astype(np.int64), starts) > 0) | (lengths > max_events)
     tied_rows = np.repeat(tied_person, lengths)
     left_out = np.zeros(len(keep), dtype=bool)
     left_out[rows[tied_rows]] = True

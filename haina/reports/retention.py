@@ -27,11 +27,13 @@ from pydantic import Field
 
 from haina.query.dialect import Unit
 from haina.query.entity import (
+    ENGAGEMENT,
     Breakdown,
     Entity,
     breakdown_value,
     entity_condition,
     filtered_events,
+    needs_sessions,
     session_lookback,
 )
 from haina.query.scope import Range, ReportContext, ReportQuery, Scope, freshness, local_range
@@ -129,7 +131,11 @@ def build(ctx: ReportContext, q: RetentionQuery, win: Window) -> Scope:
     cohort members, `rt` their periods with enough returns, `hits` who was retained when."""
     first_kind = q.retention_type != "recurring"
     lookback = int((win.rng.utc_from - _EPOCH).total_seconds() * 1e6) if first_kind else 0
-    s = Scope(ctx, q, win.rng, lookback_us=session_lookback(q.filters, lookback))
+    entities = (q.start_event, q.return_event)
+    plain = q.breakdown is None and not any(e.filters or e.event == ENGAGEMENT for e in entities)
+    s = Scope(
+        ctx, q, win.rng, lookback_us=session_lookback(q.filters, lookback), stored_events=plain
+    )
     start = entity_condition(s, q.start_event)
     back = entity_condition(s, q.return_event)
     first_ever = q.retention_type == "first_ever_occurrence"
@@ -140,12 +146,22 @@ def build(ctx: ReportContext, q: RetentionQuery, win: Window) -> Scope:
     lo = s.p(_number(win.first, q.period))
     hi = s.p(_number(win.first, q.period) + win.count - 1)
     s.sql = (
-        f"{filtered_events(s)},\n"
-        f"rv AS (SELECT person, ts, uuid, {start} AS is_s, {back} AS is_r, {start0} AS is_s0, "
+        f"{filtered_events(s, names=_names(q))},\n"
+        f"rv AS {s.d.materialized()}(SELECT person, ts, uuid, {start} AS is_s, "
+        f"{back} AS is_r, {start0} AS is_s0, "
         f"{bd} AS bd, {period} AS pn FROM fe WHERE {wanted}),\n"
         f"{_starts(s, q, lo, hi)},\n{_returns(s, q, lo, hi)}\n{_counts(q)}"
     )
     return s
+
+
+def _names(q: RetentionQuery) -> list[str] | None:
+    """The event names the query reads, when every entity names one (acquisition filters
+    need whole sessions, so all events then)."""
+    named = [q.start_event.event, q.return_event.event]
+    if None in named or needs_sessions(q.filters):
+        return None
+    return [str(n) for n in dict.fromkeys(named)]
 
 
 def _starts(s: Scope, q: RetentionQuery, lo: str, hi: str) -> str:
@@ -285,5 +301,9 @@ def run(ctx: ReportContext, q: RetentionQuery) -> dict[str, Any]:
 
 
 REPORT = ReportKind(
-    "retention", RetentionQuery, run, "Cohorts by start event and who returned in each period"
+    "retention",
+    RetentionQuery,
+    run,
+    "Cohorts by start event and who returned in each period",
+    stored_sessions=True,
 )

@@ -65,12 +65,14 @@ def _arrays(group: list[tuple[str, list[Event]]]) -> dict[str, Any]:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cases())
-def test_lockstep_equals_person_by_person(case: tuple[Funnel, list[tuple[str, Any]]]) -> None:
+@given(cases(), st.sampled_from([3, 64]))
+def test_lockstep_equals_person_by_person(
+    case: tuple[Funnel, list[tuple[str, Any]]], max_events: int
+) -> None:
     funnel, group = case
     assert supports(funnel)
     a = _arrays(group)
-    got, left_out = evaluate_many(funnel, **a)
+    got, left_out = evaluate_many(funnel, **a, max_events=max_events)
     fast = {
         p: (v, int(f), tuple(int(x) for x in times[: f + 1]))
         for p, v, f, times in zip(got.person, got.value, got.furthest, got.times, strict=True)
@@ -82,12 +84,12 @@ def test_lockstep_equals_person_by_person(case: tuple[Funnel, list[tuple[str, An
             continue
         want = [(o.value, o.furthest, o.step_ts) for o in expected]
         assert ([fast[person]] if person in fast else []) == want, person
-    # Only people with two kept events at one timestamp are left to funnel_eval.
+    # Left to funnel_eval: exactly the people with two kept events at one timestamp, or with
+    # more kept events than max_events.
     for person, events in group:
-        if person in skipped:
-            ts = [e.ts for e in events if e.steps & ((1 << funnel.n_steps) - 1) or e.exclusions
-                  or funnel.order == "strict"]  # fmt: skip
-            assert len(ts) != len(set(ts))
+        ts = [e.ts for e in events if e.steps & ((1 << funnel.n_steps) - 1) or e.exclusions
+              or funnel.order == "strict"]  # fmt: skip
+        assert (person in skipped) == (len(ts) != len(set(ts)) or len(ts) > max_events)
 
 
 def test_unordered_and_step_attribution_are_left_to_funnel_eval() -> None:

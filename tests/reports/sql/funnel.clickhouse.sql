@@ -4,4 +4,4 @@ ev AS (SELECT ev0.type, ev0.event, ev0.anonymous_id, ev0.user_id, ev0.url, ev0.h
 fe AS (SELECT * FROM ev WHERE sel),
 fm AS (SELECT person, toUnixTimestamp64Micro(ts) AS t, uuid, (CASE WHEN (type = 'track' AND event = {p5:String}) THEN 1 ELSE 0 END + CASE WHEN (type = 'track' AND event = {p6:String}) THEN 2 ELSE 0 END) AS steps, (CASE WHEN (type = 'track' AND event = {p7:String}) THEN 1 ELSE 0 END) AS excl, toString(browser) AS bvalue FROM fe WHERE in_range),
 fp AS (SELECT DISTINCT person AS fperson FROM fm WHERE steps % 2 = 1)
-SELECT person, t, uuid, steps, excl, bvalue FROM fm JOIN fp ON fm.person = fp.fperson WHERE steps > 0 OR excl > 0 ORDER BY person, t, uuid LIMIT 5000001
+SELECT person, t, uuid, steps, excl, bvalue FROM fm JOIN fp ON fm.person = fp.fperson WHERE steps > 0 OR excl > 0 LIMIT 5000001
