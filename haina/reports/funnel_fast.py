@@ -92,14 +92,31 @@ def evaluate_many(
     left_out = np.zeros(len(keep), dtype=bool)
     left_out[rows[tied_rows]] = True
 
-    order = np.flatnonzero(~tied_person)
+    # People whose events only ever match step 1 (and noise, in strict funnels; no
+    # exclusion): their best attempt is their first step-1 event. Most people of a funnel
+    # are such, and need no lockstep rounds.
+    ones = np.flatnonzero(steps == 1)
+    plain = ((steps == 1) | (steps == 0)) & (xsteps == 0)
+    trivial = np.logical_and.reduceat(plain, starts) & ~tied_person
+    at = np.searchsorted(ones, starts)
+    if len(ones):
+        trivial &= (at < len(ones)) & (ones[np.minimum(at, len(ones) - 1)] < ends)
+    else:
+        trivial &= False
+    simple = np.flatnonzero(trivial)
+    first_one = np.zeros((len(simple), n), dtype=np.int64)
+    first_one[:, 0] = ts[ones[at[simple]]] if len(simple) else 0
+    parts = [(np.ones(len(simple), np.int64), np.zeros(len(simple), bool), first_one)]
+
+    order = np.flatnonzero(~tied_person & ~trivial)
     order = order[np.argsort(-lengths[order], kind="stable")]
     # People in batches: the attempt state is (people, steps + 1, steps) step times.
     batch = max(1, CHUNK_BYTES // ((n + 1) * n * 8))
-    parts = [
+    parts += [
         _lockstep(funnel, ts, steps, xsteps, starts[chunk], lengths[chunk])
         for chunk in (order[k : k + batch] for k in range(0, len(order), batch))
     ]
+    order = np.concatenate([simple, order])
     best = np.concatenate([b for b, _, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
     spoiled = np.concatenate([x for _, x, _ in parts]) if parts else np.zeros(0, dtype=bool)
     times = np.concatenate([m for _, _, m in parts]) if parts else np.zeros((0, n), np.int64)
@@ -132,6 +149,7 @@ def _lockstep(
     best_times = np.zeros((people, n), dtype=np.int64)
     done = np.zeros(people, dtype=bool)
     window, strict = funnel.window_us, funnel.order == "strict"
+    guarded = bool(funnel.exclusions)
     going = people
     for i in range(int(count[0]) if people else 0):
         while going and count[going - 1] <= i:
@@ -142,7 +160,7 @@ def _lockstep(
         row = first[idx] + i
         t, st, xs = ts[row], steps[row], xsteps[row]
         start[idx, 0] = t
-        for step in range(n, 0, -1):  # exclusions, highest step first
+        for step in range(n, 0, -1) if guarded else ():  # exclusions, highest step first
             hit = ((xs >> (step - 1)) & 1) == 1
             if not hit.any():
                 continue
