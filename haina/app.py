@@ -24,6 +24,7 @@ from haina.importer.routes import router as import_router
 from haina.quarantine.routes import router as quarantine_router
 from haina.reports.cache import ReportCache
 from haina.reports.routes import router as reports_router
+from haina.reports.service import StoredSessionsRefresher
 from haina.web.dashboard import router as dashboard_router
 from haina.web.pages import load_pages
 from haina.web.routes import router as web_router
@@ -101,12 +102,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.server_token = "hs_" + secrets.token_urlsafe(32)
         app.state.session_key = session_key(settings.data_dir)
         write_server_file(settings, app.state.server_token)
+        refresher = (
+            StoredSessionsRefresher(meta, writer, interval=settings.stored_sessions_refresh_seconds)
+            if settings.stored_sessions_refresh_seconds > 0
+            else None
+        )
         gc_before = tune_gc()
         try:
             yield
         finally:
             gc.set_threshold(*gc_before)  # for embedders (and tests) that go on afterwards
             gc.unfreeze()
+            if refresher is not None:
+                refresher.close()
             # uvicorn has finished in-flight requests; drain the writer and checkpoint.
             writer.close()
             meta.close()

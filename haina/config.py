@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     report_timeout_seconds: float = Field(default=60.0, gt=0)
     # Report results kept in memory, keyed by query and the workspace's data version.
     report_cache_entries: int = Field(default=256, ge=0)
+    # How often the server brings stored sessions up to date in the background (0: only
+    # when a session report runs).
+    stored_sessions_refresh_seconds: float = Field(default=10.0, ge=0)
     # Group commit: the writer commits whatever has queued, up to this many rows at once.
     commit_max_rows: int = 50_000
     # Proxies whose X-Forwarded-For is trusted to give the client IP.

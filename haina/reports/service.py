@@ -7,6 +7,8 @@ The HTTP API, the CLI (through the server or on the file) and the dashboard all 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 import duckdb
@@ -16,8 +18,9 @@ from haina.query.engine import DuckDBEngine
 from haina.query.scope import ReportContext, ReportQuery, ReportSettings
 from haina.reports.cache import ReportCache
 from haina.reports.registry import ReportKind, reports
+from haina.store.events.duckdb_store import GroupCommitWriter
 from haina.store.meta import MetaStore
-from haina.workspaces.keys import report_settings
+from haina.workspaces.keys import NotFound, report_settings
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,71 @@ def refresh_stored(
     if done.mode != "current":
         log.info("stored sessions of %s: %s", workspace_id, done)
     return True
+
+
+class StoredSessionsRefresher:
+    """Keeps every workspace's stored sessions current in the background, so the first
+    session report after new data does not pay for deriving them.
+
+    Every `interval` seconds it refreshes the workspaces with queued commits, when the
+    writer has had a lull of `lull` seconds (collection goes first) or the oldest refresh
+    it owes is `max_delay` seconds old."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        writer: GroupCommitWriter,
+        interval: float = 10.0,
+        lull: float = 2.0,
+        max_delay: float = 120.0,
+    ) -> None:
+        self.meta, self.writer = meta, writer
+        self.interval, self.lull, self.max_delay = interval, lull, max_delay
+        self.refreshed = 0  # workspaces refreshed so far (for tests and logs)
+        self._stop = threading.Event()
+        self._owed_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name="haina-sessions", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - never take the server down; retry next tick
+                log.exception("refreshing stored sessions failed")
+
+    def tick(self) -> int:
+        """One round; returns how many workspaces were refreshed."""
+        conn = self.writer.reader()
+        try:
+            owed = [
+                r[0]
+                for r in conn.execute("SELECT DISTINCT workspace_id FROM derive_queue").fetchall()
+            ]
+            if not owed:
+                self._owed_since = None
+                return 0
+            now = time.monotonic()
+            self._owed_since = self._owed_since or now
+            if self.writer.idle_seconds() < self.lull and now - self._owed_since < self.max_delay:
+                return 0
+            for ws in owed:
+                if self._stop.is_set():
+                    break
+                try:
+                    settings = report_settings(self.meta, ws)
+                except NotFound:
+                    continue  # events of a workspace since deleted: nothing reads them
+                if refresh_stored(conn, ws, settings):
+                    self.refreshed += 1
+            self._owed_since = None
+            return len(owed)
+        finally:
+            conn.close()
 
 
 def run_for_workspace(

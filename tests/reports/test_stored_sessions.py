@@ -19,9 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from haina.query import DuckDBEngine, ReportSettings
-from haina.query.stored import rebuild, refresh
-from haina.store.events.duckdb_store import WriteBatch, commit, open_duckdb
+from haina.query.stored import fingerprint, rebuild, refresh
+from haina.reports.service import StoredSessionsRefresher
+from haina.store.events.duckdb_store import GroupCommitWriter, WriteBatch, commit, open_duckdb
 from haina.store.events.schema import ddl
+from haina.store.meta import MetaStore
+from haina.workspaces.keys import create_workspace, report_settings
 
 SETTINGS = ReportSettings(timezone="UTC", conversion_events=("Order Completed",))
 SPLIT = ReportSettings(
@@ -172,3 +175,30 @@ def test_a_file_with_older_derived_tables_is_re_derived(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM events").fetchone() == (1,)
     assert refresh(DuckDBEngine(con), ws, SETTINGS).mode == "rebuild"
     assert con.execute("SELECT count(*) FROM session_events").fetchone() == (1,)
+
+
+def test_the_server_refreshes_stored_sessions_in_a_lull(tmp_path: Path) -> None:
+    """The background refresher derives queued commits once the writer has had a lull (or
+    the wait grew too long), workspace by workspace, with each workspace's settings."""
+    meta = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+    ws = create_workspace(meta, "shop", timezone="Asia/Shanghai")["workspace_id"]
+    writer = GroupCommitWriter(tmp_path / "events.duckdb")
+    try:
+        rows = [{"ts": "2026-11-10 10:00:00", "anonymous_id": "a", "path": "/"},
+                {"ts": "2026-11-10 10:05:00", "anonymous_id": "a", "path": "/b"}]  # fmt: skip
+        writer.write(WriteBatch(tables=[make_events(rows, ws)]))
+        busy = StoredSessionsRefresher(meta, writer, interval=3600, lull=3600, max_delay=3600)
+        assert busy.tick() == 0  # collection is busy (no lull yet): wait
+        busy.close()
+        refresher = StoredSessionsRefresher(meta, writer, interval=3600, lull=0)
+        assert refresher.tick() == 1 and refresher.refreshed == 1
+        refresher.close()
+        con = writer.reader()
+        assert con.execute("SELECT count(*) FROM derive_queue").fetchone() == (0,)
+        sessions = con.execute("SELECT pageviews, entry_path, exit_path FROM stored_sessions")
+        assert sessions.fetchall() == [(2, "/", "/b")]
+        state = con.execute("SELECT fingerprint FROM derive_state").fetchone()
+        assert state == (fingerprint(report_settings(meta, ws)),)
+    finally:
+        writer.close()
+        meta.close()

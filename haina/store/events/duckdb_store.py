@@ -338,6 +338,7 @@ class GroupCommitWriter:
         # Per workspace, a number that grows with every commit holding its events: report
         # caches key on it, so what they hold is invalidated as data arrives.
         self._versions: dict[str, int] = {}
+        self.last_commit = time.monotonic()  # when a commit last finished (see idle_seconds)
         self._thread = threading.Thread(target=self._run, name="haina-writer", daemon=True)
         self._thread.start()
 
@@ -345,6 +346,10 @@ class GroupCommitWriter:
         """A connection for reads in this process (MVCC: sees committed data)."""
         with self._read_lock:
             return self._read_root.cursor()
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last commit finished (background work waits for a lull)."""
+        return time.monotonic() - self.last_commit
 
     def data_version(self, workspace_id: str) -> int:
         return self._versions.get(workspace_id, 0)
@@ -430,6 +435,7 @@ class GroupCommitWriter:
                 j.future.set_exception(err)
             return
         self._bump_versions(batches)
+        self.last_commit = time.monotonic()
         for job, result in zip(jobs, results_for(batches, fresh), strict=True):
             job.future.set_result(result)
 
