@@ -728,6 +728,39 @@ def stored_sessions(name: str, engine: Recording, args: argparse.Namespace) -> d
         return {"mode": done.mode, "people": done.people, "seconds": round(took, 2)}
 
 
+def incremental_refresh(cursor: duckdb.DuckDBPyConnection, engine: Recording,
+                        events: int) -> dict[str, Any]:
+    """What keeping stored sessions current costs: `events` copies of the workspace's latest
+    events (new message ids, one minute later) are committed as the writer commits them (queue
+    included), and one refresh is timed. The copies are then deleted and the sessions
+    re-derived, so the data set is as before."""
+    with phase("duckdb incremental refresh"):
+        src = "'bench-refresh'"
+        copy = (f"SELECT * REPLACE (message_id || '-r' AS message_id, timestamp + INTERVAL 1 "
+                f"MINUTE AS timestamp, {src} AS source_id) FROM events WHERE workspace_id = ? "
+                "AND timestamp >= (SELECT max(timestamp) - INTERVAL 1 DAY FROM events "
+                "WHERE workspace_id = ?) ORDER BY timestamp DESC LIMIT ?")
+        queue = ("INSERT INTO derive_queue SELECT workspace_id, anonymous_id, user_id, "
+                 f"min(timestamp) FROM events WHERE source_id = {src} "
+                 "GROUP BY workspace_id, anonymous_id, user_id")
+        cursor.execute("BEGIN TRANSACTION")
+        cursor.execute(f"INSERT INTO events {copy}", [WORKSPACE, WORKSPACE, events])
+        cursor.execute(queue)
+        cursor.execute("COMMIT")
+        t0 = time.perf_counter()
+        done = stored.refresh(engine, WORKSPACE, REPORT_SETTINGS)
+        took = time.perf_counter() - t0
+        print(f"  refresh after a commit of {events:,} events: {done.mode}, {done.people:,} "
+              f"people re-derived, {took:.2f} s", flush=True)
+        cursor.execute("BEGIN TRANSACTION")
+        cursor.execute(queue)
+        cursor.execute(f"DELETE FROM events WHERE source_id = {src}")
+        cursor.execute("COMMIT")
+        stored.refresh(engine, WORKSPACE, REPORT_SETTINGS)
+        return {"events": events, "mode": done.mode, "people": done.people,
+                "seconds": round(took, 3)}
+
+
 def run_duckdb(ds: DataSet, args: argparse.Namespace, settings: Settings,
                kinds: list[str], body: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"timings": {}}
@@ -745,6 +778,8 @@ def run_duckdb(ds: DataSet, args: argparse.Namespace, settings: Settings,
               f"{settings.report_timeout_seconds:g} s; {row[2]:,} events", flush=True)
     engine = Recording(DuckDBEngine(cursor, timeout=settings.report_timeout_seconds))
     out["stored"] = stored_sessions("duckdb", engine, args)
+    if args.refresh_events and not args.no_stored:
+        out["refresh"] = incremental_refresh(cursor, engine, args.refresh_events)
     with phase("duckdb reports"):
         for kind in kinds:
             out["timings"][kind] = time_report("duckdb", engine, kind, body[kind], args.runs,
@@ -833,6 +868,9 @@ def main() -> None:
     p.add_argument("--rebuild", action="store_true", help="regenerate and reload the data")
     p.add_argument("--rebuild-sessions", action="store_true",
                    help="derive the stored sessions again (and time it)")
+    p.add_argument("--refresh-events", type=int, default=10_000, metavar="N",
+                   help="time a refresh of the stored sessions after a commit of N events "
+                        "(0: skip)")
     p.add_argument("--no-stored", action="store_true",
                    help="derive sessions per query, as before stored sessions (for comparison)")
     p.add_argument("--json", type=Path, help="also write the figures to this file")
