@@ -57,14 +57,21 @@ def filters_from_query(params: Mapping[str, str]) -> list[dict[str, Any]]:
         for param, key in FILTER_PARAMS.items()
         if (value := params.get(param, "").strip())
     ]
-    prop = params.get("prop", "").strip()
-    op = params.get("prop_op", "").strip() or "eq"
-    raw = params.get("prop_value", "")
-    if prop and op in VALUELESS_OPS:
-        filters.append({"key": prop, "op": op})
-    elif prop and raw.strip():
-        filters.append({"key": prop, "op": op, "value": _value(op, raw.strip())})
-    return filters
+    prop = property_filter(
+        params.get("prop", ""), params.get("prop_op", ""), params.get("prop_value", "")
+    )
+    return filters if prop is None else [*filters, prop]
+
+
+def property_filter(key: str, op: str, raw: str) -> dict[str, Any] | None:
+    """One property filter from a form's key, condition and value (`eq` by default); None
+    when the key is empty, or the value is and the condition needs one."""
+    key, op, raw = key.strip(), op.strip() or "eq", raw.strip()
+    if key and op in VALUELESS_OPS:
+        return {"key": key, "op": op}
+    if key and raw:
+        return {"key": key, "op": op, "value": _value(op, raw)}
+    return None
 
 
 def _value(op: str, raw: str) -> str | float | int:

@@ -186,6 +186,29 @@ def test_funnel_breakdown_has_a_series_per_value_and_csv(page: Any, shop: Shop) 
     assert [(r[0], int(r[2])) for r in rows[1:]] == expected
 
 
+def test_funnel_attribution_shows_with_a_breakdown(page: Any, shop: Shop) -> None:
+    page.goto("/dashboard/funnels")
+    attribution = page.locator("#funnel-form select[name=attribution]")
+    step = page.locator("#funnel-form select[name=attribution_step]")
+    assert not attribution.is_visible()  # no breakdown yet (CSS, no script)
+    page.fill("#funnel-form input[name=breakdown]", "category")
+    assert attribution.is_visible() and not step.is_visible()
+    page.select_option("#funnel-form select[name=attribution]", "step")
+    assert step.is_visible()
+    page.select_option("#funnel-form select[name=attribution_step]", "2")
+    page.click("#funnel-form button.primary")
+    page.wait_for_url("**attribution=step**")
+    assert body(page)["breakdown"] == {
+        "property": "category", "source": "event", "attribution": "step", "attribution_step": 1,
+    }  # fmt: skip
+    result = api(shop, "funnel", body(page))
+    option = chart(page, "funnel-chart")
+    assert [s["name"] for s in option["series"]] == [b["value"] for b in result["breakdown"]]
+    for series, group in zip(option["series"], result["breakdown"], strict=True):
+        assert values(series) == [s["count"] for s in group["steps"]]
+    assert page.locator("#funnel-form select[name=attribution_step]").input_value() == "2"
+
+
 def test_retention_heatmap_and_average_curve(page: Any, shop: Shop) -> None:
     page.goto("/dashboard/retention?period=day&intervals=7")
     result = api(shop, "retention", body(page))

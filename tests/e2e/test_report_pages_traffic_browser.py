@@ -248,6 +248,28 @@ def test_sources_and_pages_charts_hold_the_api_numbers_and_download_as_csv(
     assert views == [r["views"] for r in organic["rows"][:10]] != option["series"][0]
 
 
+def test_pages_by_url_pattern(page: Any, shop: tuple[ServerProcess, dict[str, str]]) -> None:
+    server, ws = shop
+    page.goto("/dashboard/pages")
+    page.click(".switch a[data-value=pattern]")
+    page.wait_for_url("**group_by=pattern**")
+    page.fill("#pattern-form input[name=pattern_name] >> nth=0", "Products")
+    page.fill("#pattern-form input[name=pattern_regex] >> nth=0", "^/product/")
+    page.click("#pattern-form button[type=submit]")
+    page.wait_for_url("**pattern_name=Products**")
+    patterns = [{"name": "Products", "regex": "^/product/"}]
+    body = {**period(page), "group_by": "pattern", "patterns": patterns, "limit": 200}
+    result = api(server, ws, "pages", body)
+    option = chart(page, "pages-chart")
+    assert option["y"] == [r["key"] for r in result["rows"]] and "Products" in option["y"]
+    assert option["series"][0] == [r["views"] for r in result["rows"]]
+
+    page.fill("#pattern-form input[name=pattern_regex] >> nth=0", "(?=/product/)")
+    page.click("#pattern-form button[type=submit]")
+    page.wait_for_url("**pattern_regex=%28**")
+    assert "patterns.regex" in page.inner_text(".report-error")
+
+
 def test_pagespeed_shows_conversion_by_load_time(
     page: Any, shop: tuple[ServerProcess, dict[str, str]]
 ) -> None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -218,6 +219,111 @@ def test_the_filter_bar_changes_the_funnel(shop: Any, client: httpx.Client) -> N
     assert page_funnel_rows(page) == funnel_rows(mobile)
 
 
+SHOP_STEPS = "".join(
+    f"&step={quote_plus(name)}&step_path=&step_prop=&step_op=eq&step_value=" for name in SHOP_FUNNEL
+)
+
+
+def test_a_step_filter_reaches_the_body_and_narrows_the_step(
+    shop: Any, client: httpx.Client
+) -> None:
+    everyone = api(shop, "funnel", body_of(get(client, f"/dashboard/funnels?{SHOP_STEPS}")))
+    url = f"/dashboard/funnels?{SHOP_STEPS}".replace(
+        "step_prop=&step_op=eq&step_value=", "step_prop=price&step_op=gt&step_value=100", 1
+    )
+    page = get(client, url)
+    body = body_of(page)
+    assert body["steps"][0] == {
+        "event": "Product Viewed",
+        "filters": [{"key": "price", "op": "gt", "value": 100}],
+    }
+    assert body["steps"][1] == {"event": "Product Added"}
+    result = api(shop, "funnel", body)
+    assert 0 < result["steps"][0]["count"] < everyone["steps"][0]["count"]
+    assert page_funnel_rows(page) == funnel_rows(result)
+    assert 'name="step_prop" value="price"' in page  # the builder shows the filter it ran
+    assert '<option value="gt" selected>' in page
+
+
+def test_an_exclusion_reaches_the_body_1_based_in_the_page_0_based_in_the_body(
+    shop: Any, client: httpx.Client
+) -> None:
+    everyone = api(shop, "funnel", body_of(get(client, f"/dashboard/funnels?{SHOP_STEPS}")))
+    url = f"/dashboard/funnels?{SHOP_STEPS}&exclude=Cart+Viewed&exclude_from=2&exclude_to=3"
+    page = get(client, url)
+    body = body_of(page)
+    assert body["exclusions"] == [{"event": "Cart Viewed", "from_step": 1, "to_step": 2}]
+    result = api(shop, "funnel", body)
+    assert result["steps"][2]["count"] < everyone["steps"][2]["count"]
+    assert page_funnel_rows(page) == funnel_rows(result)
+    row = page[page.index('class="exclusion-row"') :]
+    assert 'value="Cart Viewed"' in row[:600] and '<option value="2" selected>' in row[:2000]
+    # The people behind a step are those of the same funnel, exclusion included.
+    links = re.findall(r'hx-get="(/dashboard/funnels/people\?[^"]+)"', page)
+    dropped = html.unescape(next(u for u in links if "people_step=3" in u and "converted=0" in u))
+    assert "exclude=Cart+Viewed" in dropped and "exclude_from=2" in dropped
+    fragment = client.get(dropped, headers={"HX-Request": "true"}).text
+    people = api(shop, "funnel/people", {**body, "step": 3, "converted": False})
+    assert f'data-total="{people["total"]}"' in fragment
+    assert people["total"] == result["steps"][2]["dropped"]
+
+
+@pytest.mark.parametrize(
+    ("query", "attribution"),
+    [
+        ("&attribution=last_touch", {"attribution": "last_touch"}),
+        ("&attribution=step&attribution_step=2", {"attribution": "step", "attribution_step": 1}),
+    ],
+)
+def test_breakdown_attribution_reaches_the_body_and_changes_the_values(
+    shop: Any, client: httpx.Client, query: str, attribution: dict[str, Any]
+) -> None:
+    url = f"/dashboard/funnels?{SHOP_STEPS}&breakdown=category&breakdown_source=event"
+    first = api(shop, "funnel", body_of(get(client, url)))
+    page = get(client, url + query)
+    body = body_of(page)
+    assert body["breakdown"] == {"property": "category", "source": "event", **attribution}
+    result = api(shop, "funnel", body)
+    assert funnel_rows(result) != funnel_rows(first)
+    assert page_funnel_rows(page, breakdown=True) == funnel_rows(result)
+    assert f'<option value="{attribution["attribution"]}" selected>' in page
+
+
+def test_the_funnel_form_round_trips_through_its_url() -> None:
+    from starlette.datastructures import QueryParams
+
+    from haina.web.report_pages.funnel_form import Exclusion, FunnelForm, Step
+
+    form = FunnelForm(
+        steps=(Step("A"), Step("B", "/b/*", "plan", "eq", "pro"), Step("C"), Step("D")),
+        order="strict",
+        breakdown="$os",
+        exclusions=(Exclusion("X", 2, 3), Exclusion("Y", 1, 4)),
+        attribution="step",
+        attribution_step=3,
+    )
+    assert FunnelForm.from_query(QueryParams(form.query())) == form
+    # Removing step 2 keeps exclusions and the attribution step on the same steps.
+    smaller = form.without_step(1)
+    assert [s.event for s in smaller.steps] == ["A", "C", "D"]
+    assert smaller.exclusions == (Exclusion("X", 1, 2), Exclusion("Y", 1, 3))
+    assert smaller.attribution_step == 2
+    assert form.without_exclusion(0).exclusions == (Exclusion("Y", 1, 4),)
+    # Old addresses without the new fields keep working.
+    old = FunnelForm.from_query(QueryParams("step=A&step_path=&step=B&step_path=/b"))
+    assert old.steps == (Step("A"), Step("B", "/b")) and old.exclusions == ()
+
+
+def test_removing_a_step_or_an_exclusion_redirects_to_a_clean_url(client: httpx.Client) -> None:
+    url = "/dashboard/funnels?step=A&step=B&step=C&exclude=X&exclude_from=2&exclude_to=3"
+    location = client.get(url + "&exclude=Y&exclude_from=1&exclude_to=3&remove_exclusion=0")
+    assert location.status_code == 303
+    assert "exclude=Y" in location.headers["location"]
+    assert "exclude=X" not in location.headers["location"]
+    location = client.get(url + "&remove=0")
+    assert "exclude_from=1&exclude_to=2" in location.headers["location"]
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_retention_shows_the_cohort_triangle_and_average_of_the_api(
     shop: Any, client: httpx.Client, lang: str
@@ -248,6 +354,70 @@ def test_the_filter_bar_changes_retention(shop: Any, client: httpx.Client) -> No
     size = [str(c["size"]) for c in result["cohorts"]]
     assert [r[1] for r in tables(page)["retention-cohorts"]] == size
     assert sum(c["size"] for c in result["cohorts"]) < sum(c["size"] for c in everyone["cohorts"])
+
+
+def retention_rows(cohorts: list[dict[str, Any]]) -> Rows:
+    return [
+        [c["start"][:10], str(c["size"])]
+        + [str(n) if k < c["reached"] else "" for k, n in enumerate(c["values"])]
+        for c in cohorts
+    ]
+
+
+def test_cumulative_and_minimum_occurrences_reach_the_body_and_change_retention(
+    shop: Any, client: httpx.Client
+) -> None:
+    url = "/dashboard/retention?period=day&intervals=5"
+    plain = api(shop, "retention", body_of(get(client, url)))
+    page = get(client, url + "&cumulative=1")
+    body = body_of(page)
+    assert body["cumulative"] is True and "minimum_occurrences" not in body
+    cumulative = api(shop, "retention", body)
+    assert tables(page)["retention-cohorts"] == retention_rows(cumulative["cohorts"])
+    later = [sum(c["values"][1] for c in r["cohorts"]) for r in (plain, cumulative)]  # day 1
+    assert later[1] > later[0]
+    assert 'name="cumulative" value="1" checked' in page
+
+    page = get(client, url + "&min_occurrences=2")
+    body = body_of(page)
+    assert body["minimum_occurrences"] == 2 and "cumulative" not in body
+    twice = api(shop, "retention", body)
+    assert tables(page)["retention-cohorts"] == retention_rows(twice["cohorts"])
+    retained = [sum(a["retained"] for a in r["average"][1:]) for r in (plain, twice)]
+    assert retained[1] < retained[0]
+    # Not a number, or below 1: the default, as for the number of periods.
+    for bad in ("abc", "0", "-3"):
+        assert "minimum_occurrences" not in body_of(get(client, url + f"&min_occurrences={bad}"))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_retention_breakdown_shows_each_values_cohorts_and_averages(
+    shop: Any, client: httpx.Client, lang: str
+) -> None:
+    url = "/dashboard/retention?period=day&intervals=5&breakdown=%24device_type"
+    page = get(client, url, lang)
+    body = body_of(page)
+    assert body["breakdown"] == {"property": "$device_type", "source": "event"}
+    result = api(shop, "retention", body)
+    values = [b["value"] for b in result["breakdown"]]
+    assert {"desktop", "mobile"} <= set(values)
+    found = tables(page)
+    assert found["retention-cohorts"] == retention_rows(result["breakdown"][0]["cohorts"])
+    assert found["retention-values-table"] == [
+        [b["value"], str(sum(c["size"] for c in b["cohorts"]))]
+        + [num(a["percent"]) for a in b["average"]]
+        for b in result["breakdown"]
+    ]
+    assert "retention-average-table" not in found
+    # The value switch: each value's cohorts, the breakdown kept in its links.
+    links = re.findall(r'href="(/dashboard/retention\?[^"]*breakdown_value=[^"]*)"', page)
+    assert len(links) == len(values)
+    desktop = html.unescape(next(u for u in links if "breakdown_value=desktop" in u))
+    assert "breakdown=%24device_type" in desktop
+    page = get(client, desktop, lang)
+    chosen = next(b for b in result["breakdown"] if b["value"] == "desktop")
+    assert tables(page)["retention-cohorts"] == retention_rows(chosen["cohorts"])
+    assert ("Cohorts: desktop" if lang == "en" else "同期群：desktop") in page
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -330,12 +500,40 @@ def test_chosen_events_and_the_filter_bar_change_the_events_page(
         ("/dashboard/funnels?step=A&step=B&breakdown=%22bad", "breakdown"),
         ("/dashboard/events?prop=plan&prop_op=nope&prop_value=x", "filters"),
         ("/dashboard/retention?start=%01", "start_event"),
+        ("/dashboard/retention?breakdown=%22bad", "breakdown.property"),
+        (
+            "/dashboard/funnels?step=A&step=B&step=C&exclude=X&exclude_from=3&exclude_to=2",
+            "exclusion X: its from step must come before its to step, both from 1 to 3",
+        ),
+        (
+            "/dashboard/funnels?step=A&step=B&step=C&order=unordered&exclude=X&exclude_from=1"
+            "&exclude_to=2",
+            "exclusion X: in an any-order funnel an exclusion spans the whole funnel",
+        ),
+        (
+            "/dashboard/funnels?step=A&step_prop=&step=B&step_prop=price&step_op=lt",
+            "step 2: the filter on price needs a value",
+        ),
+        (
+            "/dashboard/funnels?step=A&step=B&breakdown=x&attribution=step&attribution_step=3",
+            "the attribution step must be from 1 to 2",
+        ),
+        ("/dashboard/funnels?step=A&step=B&step_prop=%24nope&step_value=1", "steps.filters.key"),
     ],
 )
 def test_bad_input_is_a_message_in_the_page(client: httpx.Client, url: str, message: str) -> None:
+    client.cookies.set(LANG_COOKIE, "en")
     r = client.get(url)
     assert r.status_code == 200
-    assert "report-error" in r.text and message in r.text
+    assert "report-error" in r.text and html.escape(message) in r.text
+
+
+def test_the_builders_messages_are_in_the_pages_language(client: httpx.Client) -> None:
+    client.cookies.set(LANG_COOKIE, "zh")
+    url = "/dashboard/funnels?step=A&step=B&step=C&exclude=X&exclude_from=3&exclude_to=2"
+    page = client.get(url).text
+    assert "排除事件 X：起始步骤须在结束步骤之前，且都在 1 到 3 之间" in page
+    assert "</select>" in page[page.index('class="exclusion-row"') :]  # the builder is there
 
 
 def test_a_workspace_without_events_gets_empty_states(shop: Any) -> None:

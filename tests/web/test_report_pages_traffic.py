@@ -218,6 +218,60 @@ def test_the_event_property_filter_narrows_pages(shop: Shop) -> None:
     assert keys == [row["key"] for row in result["rows"]]
 
 
+PATTERNS = (
+    "group_by=pattern&pattern_name=Products&pattern_regex=%5E%2Fproduct%2F"
+    "&pattern_name=&pattern_regex=%5E%2Fcategory&pattern_name=&pattern_regex="
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pages_by_url_pattern_are_the_api_result(shop: Shop, lang: str) -> None:
+    html = shop.page(f"/dashboard/pages?{PATTERNS}", lang)
+    assert 'class="report-error' not in html
+    patterns = [
+        {"name": "Products", "regex": "^/product/"},
+        {"name": "^/category", "regex": "^/category"},  # no name: named by its expression
+    ]
+    body = {**period(html), "group_by": "pattern", "patterns": patterns, "limit": 200}
+    result = shop.api("pages", body)
+    assert {r["key"] for r in result["rows"]} == {"Products", "^/category", "(other)"}
+    paths = shop.api("pages", {**period(html), "limit": 200})
+    products = sum(r["views"] for r in paths["rows"] if r["key"].startswith("/product/"))
+    assert next(r["views"] for r in result["rows"] if r["key"] == "Products") == products
+    columns = ("views", "visitors", "avg_engagement_seconds", "entries", "exits", "exit_rate",
+               "bounce_rate", "median_load_ms")  # fmt: skip
+    assert [r[:-1] for r in table(html, "pages-table")] == [
+        [row["key"], *(shown(row[c]) for c in columns)] for row in result["rows"]
+    ]
+    assert ("(other)" if lang == "en" else "（其他）") in html
+    assert 'name="pattern_name" value="Products"' in html  # the form shows what ran
+    # The filter bar and the other groupings keep the patterns in their links.
+    bar = html[html.index('<form class="filters') : html.index('<div class="filter-fields">')]
+    assert bar.count('type="hidden" name="pattern_regex"') == 2
+    path_link = html[html.index('data-value="path"') - 400 : html.index('data-value="path"')]
+    assert "pattern_regex=%5E%2Fproduct%2F" in path_link
+
+
+def test_pages_by_url_pattern_without_patterns_asks_for_one(shop: Shop) -> None:
+    html = shop.page("/dashboard/pages?group_by=pattern")
+    assert 'id="pattern-form"' in html and "Enter at least one pattern" in html
+    assert 'class="report-error' not in html and "pages-table" not in html
+
+
+@pytest.mark.parametrize(
+    ("regex", "message"),
+    [
+        ("%28", "patterns.regex: invalid regular expression"),
+        ("%28%3F%3D%2Fp%29", "patterns.regex: look-around and back-references are not supported"),
+        ("", "the pattern Bad needs a regular expression"),
+    ],
+)
+def test_a_bad_url_pattern_is_a_message_in_the_page(shop: Shop, regex: str, message: str) -> None:
+    html = shop.page(f"/dashboard/pages?group_by=pattern&pattern_name=Bad&pattern_regex={regex}")
+    assert 'class="report-error' in html and message in html
+    assert 'id="pattern-form"' in html  # to correct it
+
+
 @pytest.mark.parametrize(
     ("query", "page"),
     [("", None), ("page=%2Fproduct%2FP103", "/product/P103"),

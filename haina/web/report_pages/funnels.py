@@ -15,6 +15,7 @@ from fastapi import HTTPException
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 from pydantic import ValidationError
+from starlette.datastructures import QueryParams
 
 from haina.reports.funnel import PEOPLE, FunnelPeopleQuery
 from haina.reports.routes import run_report_request
@@ -22,9 +23,12 @@ from haina.web.pages import PageContext, PageResult, register_page
 from haina.web.report_pages import event_names
 from haina.web.report_pages.event_names import PAGEVIEW
 from haina.web.report_pages.funnel_form import (
+    ATTRIBUTIONS,
     BREAKDOWN_SOURCES,
+    MAX_EXCLUSIONS,
     MAX_STEPS,
     ORDERS,
+    STEP_OPS,
     WINDOW_UNITS,
     FunnelForm,
     Step,
@@ -38,7 +42,7 @@ from haina.web.report_pages.funnel_view import (
     ttc_option,
 )
 from haina.web.report_pages.page_params import bar_keeping, period_and_filters
-from haina.web.report_view import Numbers, dated_body, render_report, run_page_report
+from haina.web.report_view import Numbers, Outcome, dated_body, render_report, run_page_report
 
 PEOPLE_LIMIT = 100
 BREAKDOWN_SUGGESTIONS = (
@@ -55,12 +59,15 @@ async def funnels(ctx: PageContext) -> PageResult:
     params = ctx.request.query_params
     names = await event_names.track_event_names(ctx)
     form = FunnelForm.from_query(params, default_steps(names))
-    if params.get("remove", "").isdigit():  # a step's remove button: back to a clean URL
-        form = form.without_step(int(params["remove"]))
-        url = f"{ctx.request.url.path}?{form.query(period_and_filters(ctx))}"
+    removed = _removed(form, params)
+    if removed is not None:  # a remove button (step or exclusion): back to a clean URL
+        url = f"{ctx.request.url.path}?{removed.query(period_and_filters(ctx))}"
         return RedirectResponse(url, status_code=303)
     outcome = None
-    if len(form.steps) >= 2:
+    problems = form.problems(ctx.t)
+    if len(form.steps) >= 2 and problems:
+        outcome = Outcome(None, "; ".join(problems))
+    elif len(form.steps) >= 2:
         outcome = await run_page_report(ctx, "funnel", dated_body(ctx, **form.body()))
     result = outcome.result if outcome else None
     found = groups(result) if result else []
@@ -77,7 +84,10 @@ async def funnels(ctx: PageContext) -> PageResult:
         orders=ORDERS,
         units=WINDOW_UNITS,
         sources=BREAKDOWN_SOURCES,
+        attributions=ATTRIBUTIONS,
+        ops=STEP_OPS,
         max_steps=MAX_STEPS,
+        max_exclusions=MAX_EXCLUSIONS,
         outcome=outcome,
         result=result,
         groups=found,
@@ -90,6 +100,14 @@ async def funnels(ctx: PageContext) -> PageResult:
         people_url=lambda **extra: people_url(ctx, form, **extra),
         body=dated_body(ctx, **form.body()),
     )
+
+
+def _removed(form: FunnelForm, params: QueryParams) -> FunnelForm | None:
+    if params.get("remove", "").isdigit():
+        return form.without_step(int(params["remove"]))
+    if params.get("remove_exclusion", "").isdigit():
+        return form.without_exclusion(int(params["remove_exclusion"]))
+    return None
 
 
 def people_url(ctx: PageContext, form: FunnelForm, **extra: Any) -> str:
