@@ -47,7 +47,7 @@ from haina.query import ChdbEngine, DuckDBEngine, ReportContext, ReportSettings,
 from haina.query.dialect import Dialect
 from haina.query.scope import resolve_range
 from haina.reports.registry import reports, run_report
-from haina.store.events.clickhouse import derived_ddl
+from haina.store.events.clickhouse import ensure_derived
 from haina.store.events.duckdb_store import open_duckdb
 from haina.store.events.schema import EVENT_COLUMNS
 from haina.workspaces.keys import DEFAULT_CONVERSION_EVENTS
@@ -822,8 +822,7 @@ def run_chdb(ds: DataSet, args: argparse.Namespace, settings: Settings, kinds: l
               "parts", flush=True)
     inner = ChdbEngine(s)
     engine = Recording(inner)
-    for statement in derived_ddl():  # a data directory loaded before stored sessions existed
-        s.query(statement)
+    ensure_derived(s)  # a data directory loaded before this layout of stored sessions
     out["stored"] = stored_sessions("chdb", engine, args)
     with phase("chdb reports"):
         for kind in kinds:

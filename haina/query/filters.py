@@ -10,9 +10,12 @@ traits with `source: person`. Values never enter SQL text (see dialect.Params).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from haina.query.dialect import Dialect, Params
@@ -85,11 +88,33 @@ class PropertyFilter(BaseModel):
         if isinstance(self.value, list) and self.op not in ("eq", "neq"):
             raise ValueError(f"op {self.op!r} takes one value, not a list")
         if self.op == "regex":
-            try:
-                re.compile(str(self.value))
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from exc
+            re2_pattern(str(self.value))
         return self
+
+
+_RE2 = duckdb.connect()  # RE2, as both engines run it: checks patterns before they run
+_RE2_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4096)
+def _re2_error(pattern: str) -> str | None:
+    with _RE2_LOCK:
+        try:
+            _RE2.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).split("Error: ", 1)[-1].strip()
+    return None
+
+
+def re2_pattern(value: str) -> str:
+    """A regular expression the engines can run (RE2 syntax: no look-around or
+    back-references; `\\p{Han}` and the like are fine), else ValueError with RE2's reason."""
+    if len(value) > 1000:
+        raise ValueError("a regular expression is at most 1000 characters")
+    error = _re2_error(value)
+    if error is not None:
+        raise ValueError(f"invalid regular expression (RE2 syntax): {error}")
+    return value
 
 
 class FilterGroup(BaseModel):

@@ -3,11 +3,11 @@ page (path, URL, title, or named URL patterns)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from haina.query.filters import re2_pattern
 from haina.query.scope import (
     SESSION_CAP_US,
     Range,
@@ -22,23 +22,10 @@ from haina.reports.registry import ReportKind
 
 OTHER = "(other)"
 SCROLL_BUCKETS = ("0-25", "25-50", "50-75", "75-100")
-# Constructs Python's `re` accepts but RE2 (DuckDB's and ClickHouse's engine) does not.
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 ROW_FIELDS = (
     "views", "visitors", "sessions", "entries", "entered_engaged", "exits", "eng_pageviews",
     "eng_ms", "scroll_0", "scroll_1", "scroll_2", "scroll_3", "scroll_sum", "median_load_ms",
 )  # fmt: skip
-
-
-def re2_pattern(value: str) -> str:
-    """A regular expression both engines run (RE2 syntax: no look-around, no back-references)."""
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from exc
-    if _NOT_RE2.search(value):
-        raise ValueError("look-around and back-references are not supported (RE2 syntax)")
-    return value
 
 
 class PagePattern(BaseModel):

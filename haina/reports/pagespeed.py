@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from haina.query.filters import re2_pattern
 from haina.query.scope import (
     SESSION_CAP_US,
     Range,
@@ -17,7 +18,7 @@ from haina.query.scope import (
     resolve_range,
 )
 from haina.reports.overview import ratio
-from haina.reports.pages import number_as_sent, pageviews_cte, re2_pattern
+from haina.reports.pages import number_as_sent, pageviews_cte
 from haina.reports.registry import ReportKind
 
 DEFAULT_BUCKETS = (1000, 2000, 3000, 5000, 8000)

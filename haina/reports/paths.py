@@ -20,6 +20,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from haina.query.filters import re2_pattern
 from haina.query.scope import (
     SESSION_CAP_US,
     Range,
@@ -29,7 +30,6 @@ from haina.query.scope import (
     freshness,
     resolve_range,
 )
-from haina.reports.pages import re2_pattern
 from haina.reports.registry import ReportKind
 
 ELLIPSIS = "..."

@@ -202,3 +202,21 @@ def test_the_server_refreshes_stored_sessions_in_a_lull(tmp_path: Path) -> None:
     finally:
         writer.close()
         meta.close()
+
+
+def test_clickhouse_drops_derived_tables_of_an_older_layout() -> None:
+    """(chdb has one database per process: the tables other tests use are re-derived by
+    their next refresh, as after an upgrade.)"""
+    from chdb import session as chdb_session
+
+    from haina.store.events.clickhouse import ensure_derived
+
+    s = chdb_session.Session()
+    ensure_derived(s)
+    s.query("DROP TABLE session_events")
+    s.query("CREATE TABLE session_events (workspace_id String, person Nullable(String)) "
+            "ENGINE = MergeTree ORDER BY workspace_id")  # fmt: skip
+    ensure_derived(s)
+    names = "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = "
+    columns = str(s.query(names + "'session_events' ORDER BY position", "CSV")).split()
+    assert columns[-1].strip('"') == "path_first" and len(columns) == 19

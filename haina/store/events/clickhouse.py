@@ -58,11 +58,29 @@ def derived_ddl() -> list[str]:
     return out
 
 
+def ensure_derived(session: Any) -> None:
+    """Create the derived tables; drop first any of an older layout (they are a cache of
+    `events`, re-derived by the next refresh), as open_duckdb does for DuckDB."""
+    for name, cols in DERIVED_TABLES.items():
+        found = str(
+            session.query(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() "
+                f"AND table = '{name}' ORDER BY position",
+                "CSV",
+            )
+        ).split()
+        if found and [c.strip('"') for c in found] != [c for c, _ in cols]:
+            session.query(f"DROP TABLE {name}")
+            if name != "derive_state":
+                session.query("DROP TABLE IF EXISTS derive_state")
+    for statement in derived_ddl():
+        session.query(statement)
+
+
 def insert_arrow(session: Any, events: pa.Table, table: str = "events") -> None:
     """Insert an Arrow table of events (DuckDB's export shape: naive UTC timestamps)."""
     names = ", ".join(f"`{c}`" for c, _ in EVENT_COLUMNS)
     session.query(ddl(table))
-    for statement in derived_ddl():
-        session.query(statement)
+    ensure_derived(session)
     batch = events.select([c for c, _ in EVENT_COLUMNS])  # noqa: F841 (chdb reads it by name)
     session.query(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(batch)")
