@@ -119,7 +119,15 @@ def _ch_text(value: Any) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_ch_element(v) for v in value) + "]"
+    if isinstance(value, str):
+        return _escaped(value)
     return str(value)
+
+
+def _escaped(text: str) -> str:
+    """ClickHouse reads parameter values in its escaped format: backslash, tab and newline
+    must be escaped, or `a\\b` arrives as `ab` (or not at all)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def _ch_element(value: Any) -> str:

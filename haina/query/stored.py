@@ -47,7 +47,7 @@ from haina.query.scope import (
 from haina.store.events.schema import SESSION_EVENT_COLUMNS, STORED_SESSION_COLUMNS
 
 # Bump when the derivation changes: stored rows of another version are rebuilt.
-DERIVATION_VERSION = 2
+DERIVATION_VERSION = 3
 # People re-derived per statement when rebuilding, so memory stays bounded: ~2 M events per
 # pass in DuckDB (it spills), ~0.5 M in ClickHouse (a pass's numbered events are held in a
 # Memory table, and every CTE is inlined: each pass reads `events` several times).
@@ -231,15 +231,27 @@ def _derive(s: Scope) -> list[str]:
     keep = {c for c, _ in SESSION_EVENT_COLUMNS} | {"run_start", "sel", "in_range"}
     keep |= {c.removeprefix("s_") for c, _ in STORED_SESSION_COLUMNS if c.startswith("s_")}
     keep -= {"workspace_id", "sstart", "pv_first", "pv_last", "path_first"}
+    keep -= {"run_last", "run_k", "runs"}
     select = ", ".join(f"sx.{c} AS {c}" for c in sorted(keep))
-    # First/last pageview: windows over the session's pageviews only, joined back.
+    # First/last pageview and runs of one path: windows over the session's pageviews only,
+    # joined back.
+    d, page = s.d, "coalesce(sx.path, '')"
+    w = "PARTITION BY sx.person, sx.sid ORDER BY sx.ts{0}, sx.uuid{0}"
+    starts = "CASE WHEN fprev IS NULL OR fprev <> fpp THEN 1 ELSE 0 END"
     flagged = (
-        f"{ctes},\nfl AS (SELECT sx.person AS fp, sx.sid AS fs, sx.uuid AS fu, {first} AS ff, "
-        f"{last} AS fl, {s.path_first()} AS fpath FROM sx WHERE {pv})\n"
+        f"{ctes},\nfl AS (SELECT sx.person AS fp, sx.sid AS fs, sx.uuid AS fu, sx.ts AS fts, "
+        f"{first} AS ff, {last} AS fl, {s.path_first()} AS fpath, {page} AS fpp, "
+        f"{d.prev(page)} OVER ({w.format('')}) AS fprev, "
+        f"{d.prev(page)} OVER ({w.format(' DESC')}) AS fnext FROM sx WHERE {pv}),\n"
+        "fr AS (SELECT fl.*, (fnext IS NULL OR fnext <> fpp) AS frl, "
+        f"CAST(sum({starts}) OVER (PARTITION BY fp, fs ORDER BY fts, fu ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS frk, "
+        f"CAST(sum({starts}) OVER (PARTITION BY fp, fs) AS BIGINT) AS fruns FROM fl)\n"
         f"SELECT {select}, min(sx.ts) OVER (PARTITION BY sx.person, sx.sid) AS sstart, "
-        "coalesce(fl.ff, FALSE) AS pv_first, coalesce(fl.fl, FALSE) AS pv_last, "
-        "coalesce(fl.fpath, FALSE) AS path_first "
-        "FROM sx LEFT JOIN fl ON sx.person = fl.fp AND sx.sid = fl.fs AND sx.uuid = fl.fu"
+        "coalesce(fr.ff, FALSE) AS pv_first, coalesce(fr.fl, FALSE) AS pv_last, "
+        "coalesce(fr.fpath, FALSE) AS path_first, coalesce(fr.frl, FALSE) AS run_last, "
+        "fr.frk AS run_k, fr.fruns AS runs "
+        "FROM sx LEFT JOIN fr ON sx.person = fr.fp AND sx.sid = fr.fs AND sx.uuid = fr.fu"
     )
     events = ", ".join(c for c, _ in SESSION_EVENT_COLUMNS if c != "workspace_id")
     sessions = ", ".join(c for c, _ in STORED_SESSION_COLUMNS if c != "workspace_id")

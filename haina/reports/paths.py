@@ -109,6 +109,8 @@ def items_cte(s: Scope, q: PathsQuery) -> str:
     """`pe`: the path items of counted sessions (selected events, exclusions dropped); `pc`:
     each run of one item collapsed to its last event, numbered k = 1..n in the session."""
     cond, item = item_sql(s, q)
+    if s.stored and q.path_type == "page" and not q.exclude and not q.path_regex_cleaning:
+        return _stored_items(s, q, cond, item)
     kept = f" WHERE pi NOT IN {s.p(q.exclude)}" if q.exclude else ""
     after = f"OVER ({SESSION} ORDER BY ts DESC, uuid DESC)"
     # A session without the start (or end) point shows no path: only sessions holding it
@@ -130,6 +132,25 @@ def items_cte(s: Scope, q: PathsQuery) -> str:
         f"CAST(row_number() OVER ({SESSION} ORDER BY ts, uuid) AS BIGINT) AS k, "
         f"CAST(count(*) OVER ({SESSION}) AS BIGINT) AS n "
         "FROM pe WHERE next_pi IS NULL OR next_pi <> pi)"
+    )
+
+
+def _stored_items(s: Scope, q: PathsQuery, cond: str, item: str) -> str:
+    """`pc` from the stored runs of pageviews: the collapse and the numbering that
+    `items_cte` computes with two window passes (same rows, same k and n)."""
+    point = q.start_point or q.end_point
+    having = holding = ""
+    if point:
+        having = (
+            f"ph AS (SELECT DISTINCT sx.person AS hperson, sx.sid AS hsid FROM sx "
+            f"WHERE {cond} AND {item} = {s.p(point)}),\n"
+        )
+        holding = " JOIN ph ON sx.person = ph.hperson AND sx.sid = ph.hsid"
+    return (
+        f"{having}pc AS (SELECT sx.person AS person, sx.sid AS sid, sx.ts AS ts, "
+        f"{item} AS pi, sx.run_k AS k, sx.runs AS n FROM sx JOIN sessions ss "
+        f"ON sx.person = ss.person AND sx.sid = ss.sid{holding} "
+        f"WHERE ss.ok AND {cond} AND sx.run_last)"
     )
 
 

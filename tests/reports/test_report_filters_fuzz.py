@@ -121,3 +121,15 @@ def test_a_regex_accepted_runs_on_both_engines(pattern: str) -> None:
         params = Params(engine.dialect)
         sql = f"SELECT {engine.dialect.regex(params.add('ab'), params.add(pattern))}"
         engine.rows(sql, params.values)  # raises if the engine cannot compile it
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=20))
+def test_any_text_reaches_both_engines_unchanged(value: str) -> None:
+    """Parameters are data: backslashes, quotes, tabs, newlines and any Unicode arrive as
+    they were sent, alone and in a list (ClickHouse parses parameter text escaped)."""
+    for engine in (ENGINE, CHDB):
+        params = Params(engine.dialect)
+        one, many = params.add(value), params.add([value, "x"])
+        got = engine.rows(f"SELECT {one}, {many}", params.values)[0]
+        assert (got[0], list(got[1])) == (value, [value, "x"]), engine.dialect.name

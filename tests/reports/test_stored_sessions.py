@@ -22,7 +22,7 @@ from haina.query import DuckDBEngine, ReportSettings
 from haina.query.stored import fingerprint, rebuild, refresh
 from haina.reports.service import StoredSessionsRefresher
 from haina.store.events.duckdb_store import GroupCommitWriter, WriteBatch, commit, open_duckdb
-from haina.store.events.schema import ddl
+from haina.store.events.schema import SESSION_EVENT_COLUMNS, ddl
 from haina.store.meta import MetaStore
 from haina.workspaces.keys import create_workspace, report_settings
 
@@ -170,7 +170,7 @@ def test_a_file_with_older_derived_tables_is_re_derived(tmp_path: Path) -> None:
     con.close()
     con = open_duckdb(path)
     columns = [r[0] for r in con.execute("DESCRIBE session_events").fetchall()]
-    assert columns[-1] == "path_first"
+    assert columns == [c for c, _ in SESSION_EVENT_COLUMNS]
     assert con.execute("SELECT count(*) FROM derive_state").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM events").fetchone() == (1,)
     assert refresh(DuckDBEngine(con), ws, SETTINGS).mode == "rebuild"
@@ -219,4 +219,4 @@ def test_clickhouse_drops_derived_tables_of_an_older_layout() -> None:
     ensure_derived(s)
     names = "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = "
     columns = str(s.query(names + "'session_events' ORDER BY position", "CSV")).split()
-    assert columns[-1].strip('"') == "path_first" and len(columns) == 19
+    assert [c.strip('"') for c in columns] == [c for c, _ in SESSION_EVENT_COLUMNS]

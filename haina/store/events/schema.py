@@ -127,6 +127,11 @@ SESSION_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pv_first", "BOOLEAN"),
     ("pv_last", "BOOLEAN"),
     ("path_first", "BOOLEAN"),  # the session's first pageview of this path
+    # Runs of pageviews of one path (the paths report collapses each to its last pageview):
+    # whether this pageview ends its run, the run's number in the session, the session's runs.
+    ("run_last", "BOOLEAN"),
+    ("run_k", "BIGINT"),
+    ("runs", "BIGINT"),
 )
 # What stored sessions need besides the two tables: the identifiers each commit touched
 # (written by the commit, consumed by the next refresh), the anonymous id → user id map the
