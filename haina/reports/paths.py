@@ -138,7 +138,7 @@ def items_cte(s: Scope, q: PathsQuery) -> str:
 def _stored_items(s: Scope, q: PathsQuery, cond: str, item: str) -> str:
     """`pc` from the stored runs of pageviews: the collapse and the numbering that
     `items_cte` computes with two window passes (same rows, same k and n)."""
-    point = q.start_point or q.end_point
+    point = q.end_point  # a start point alone is joined in bounds_cte
     having = holding = ""
     if point:
         having = (
@@ -159,6 +159,15 @@ def bounds_cte(s: Scope, q: PathsQuery) -> str:
     session lacks the start or end point (it then shows no path)."""
     n = s.p(q.steps)
     kf = "CAST(1 AS BIGINT)"
+    if q.start_point and not q.end_point:
+        # The first start point per session by aggregation and a join (an inner join: a
+        # session without it shows no path) — cheaper than a window over every item.
+        return (
+            f"pk AS (SELECT person AS kperson, sid AS ksid, min(k) AS kf FROM pc "
+            f"WHERE pi = {s.p(q.start_point)} GROUP BY person, sid),\n"
+            f"pb AS (SELECT pc.*, pk.kf AS kf, least(n, pk.kf + {n} - 1) AS kl FROM pc "
+            "JOIN pk ON pc.person = pk.kperson AND pc.sid = pk.ksid)"
+        )
     if q.start_point:
         kf = f"min(CASE WHEN pi = {s.p(q.start_point)} THEN k END) OVER ({SESSION})"
     if not q.end_point:
