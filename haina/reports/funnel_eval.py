@@ -67,6 +67,10 @@ class Funnel:
         if not 0 <= self.attribution_step <= last:
             raise ValueError(f"attribution_step must be between 0 and {last}")
 
+    def guards(self) -> list[int]:
+        """Per exclusion, the steps it guards as bits (bit k: the gap before step k)."""
+        return [((2 << x.to_step) - 1) & ~((2 << x.from_step) - 1) for x in self.exclusions]
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -98,7 +102,7 @@ def evaluate(funnel: Funnel, events: Sequence[Event]) -> list[Outcome]:
 
 def _rows(funnel: Funnel, events: Sequence[Event]) -> list[_Row]:
     """The events PostHog's UDF sees, with each exclusion turned into the steps it guards."""
-    guards = [((2 << x.to_step) - 1) & ~((2 << x.from_step) - 1) for x in funnel.exclusions]
+    guards = funnel.guards()
     guarded: dict[int, int] = {0: 0}
     all_steps = (1 << funnel.n_steps) - 1
     keep_noise = funnel.order == "strict"

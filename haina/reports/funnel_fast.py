@@ -48,9 +48,8 @@ def supports(funnel: Funnel) -> bool:
 
 def guarded_steps(funnel: Funnel, exclusions: I64) -> I64:
     """Each row's exclusion bits → the steps they guard (bit k: the gap before step k)."""
-    guards = [((2 << x.to_step) - 1) & ~((2 << x.from_step) - 1) for x in funnel.exclusions]
     out = np.zeros_like(exclusions)
-    for j, guard in enumerate(guards):
+    for j, guard in enumerate(funnel.guards()):
         out |= np.where((exclusions >> j) & 1 == 1, guard, 0)
     return out
 
