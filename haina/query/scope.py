@@ -329,12 +329,18 @@ class Scope:
     def _ids(self) -> str:
         if self.derivation is not None:
             return f"ids AS ({self.derivation.ids})"
+        return f"ids AS ({self.identity_map()})"
+
+    def identity_map(self, only: str | None = None) -> str:
+        """SELECT of (aid, uid): each anonymous id and the user id it was first seen with
+        (the rule the `ids` CTE applies; stored sessions keep its result), for the anonymous
+        ids meeting `only`."""
         key = self.d.tuple_("timestamp", "user_id")
+        narrow = f" AND ({only})" if only else ""
         return (
-            "ids AS (SELECT anonymous_id AS aid, "
-            f"{self.d.arg_min('user_id', key)} AS uid FROM events "
-            f"WHERE workspace_id = {self.ws} AND user_id IS NOT NULL AND anonymous_id IS NOT NULL "
-            "GROUP BY anonymous_id)"
+            f"SELECT anonymous_id AS aid, {self.d.arg_min('user_id', key)} AS uid FROM events "
+            f"WHERE workspace_id = {self.ws} AND user_id IS NOT NULL AND anonymous_id IS NOT NULL"
+            f"{narrow} GROUP BY anonymous_id"
         )
 
     def _ev(self, event_cond: str, names: list[str] | None, scan_hi: str) -> str:

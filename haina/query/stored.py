@@ -98,15 +98,12 @@ def refresh(engine: Engine, workspace_id: str, settings: ReportSettings) -> Refr
             ws,
         )
         state, queued = rows[0]
-        if state != fingerprint(settings) or engine.dialect.name != "duckdb":
-            if state == fingerprint(settings) and not queued:
-                return Refreshed("current")
-            return _rebuild(engine, workspace_id, settings)
-        if not queued:
+        current = state == fingerprint(settings)
+        if current and not queued:
             return Refreshed("current")
-        if int(queued) > REBUILD_QUEUE_ROWS:
-            return _rebuild(engine, workspace_id, settings)
-        return _incremental(engine, workspace_id, settings)
+        if current and engine.dialect.name == "duckdb" and int(queued) <= REBUILD_QUEUE_ROWS:
+            return _incremental(engine, workspace_id, settings)
+        return _rebuild(engine, workspace_id, settings)
 
 
 def rebuild(engine: Engine, workspace_id: str, settings: ReportSettings) -> Refreshed:
@@ -124,12 +121,11 @@ def _rebuild(engine: Engine, workspace_id: str, settings: ReportSettings) -> Ref
     started = time.monotonic()
     duck = engine.dialect.name == "duckdb"
     s = _scope(engine, workspace_id, settings)
-    ids = s._ids()  # noqa: SLF001 - the query-time map, stored as the derivation's own
     # What is queued now is in the events this rebuild reads; later commits stay queued.
     statements = [
         f"DELETE FROM {t} WHERE workspace_id = {s.ws}" for t in (*_TABLES, "derive_queue")
     ]
-    statements.append(f"INSERT INTO derive_ids WITH {ids} SELECT {s.ws}, aid, uid FROM ids")
+    statements.append(f"INSERT INTO derive_ids SELECT {s.ws}, aid, uid FROM ({s.identity_map()})")
     _run(engine, statements, s.params.values, transaction=duck)
     count = engine.rows(
         f"SELECT count(*) FROM events WHERE workspace_id = {s.ws}", s.params.values
@@ -144,10 +140,9 @@ def _rebuild(engine: Engine, workspace_id: str, settings: ReportSettings) -> Ref
         )
         _run(engine, _derive(part), part.params.values, transaction=duck)
     _mark(engine, workspace_id, settings, duck)
-    ws = engine.dialect.placeholder("ws", workspace_id)
     people = engine.rows(
-        f"SELECT count(DISTINCT person) FROM stored_sessions WHERE workspace_id = {ws}",
-        {"ws": workspace_id},
+        f"SELECT count(DISTINCT person) FROM stored_sessions WHERE workspace_id = {s.ws}",
+        s.params.values,
     )[0][0]
     return Refreshed("rebuild", int(people or 0), round(time.monotonic() - started, 3))
 
@@ -159,7 +154,7 @@ def _incremental(engine: Engine, workspace_id: str, settings: ReportSettings) ->
     back = s.p(DAY_US)  # engagement arrives after its pageview: look a day back
     timeout = s.p(settings.session_timeout_minutes * 60_000_000)
     ever = s.p(_EVER.utc_from)
-    key = s.d.tuple_("timestamp", "user_id")
+    queued = s.identity_map("anonymous_id IN (SELECT aid FROM d_queue)")
     prepare = [
         "CREATE OR REPLACE TEMP TABLE d_queue AS SELECT anonymous_id AS aid, user_id AS uid, "
         f"min(min_ts) AS ts FROM derive_queue WHERE workspace_id = {s.ws} GROUP BY aid, uid",
@@ -168,10 +163,7 @@ def _incremental(engine: Engine, workspace_id: str, settings: ReportSettings) ->
         "CREATE OR REPLACE TEMP TABLE d_map AS SELECT a.aid, "
         "coalesce(n.uid, a.aid) AS new_p, coalesce(o.person, a.aid) AS old_p "
         "FROM (SELECT DISTINCT aid FROM d_queue WHERE aid IS NOT NULL) a "
-        f"LEFT JOIN (SELECT anonymous_id AS aid, {s.d.arg_min('user_id', key)} AS uid "
-        f"FROM events WHERE workspace_id = {s.ws} AND user_id IS NOT NULL "
-        "AND anonymous_id IN (SELECT aid FROM d_queue) GROUP BY anonymous_id) n "
-        "ON n.aid = a.aid "
+        f"LEFT JOIN ({queued}) n ON n.aid = a.aid "
         f"LEFT JOIN derive_ids o ON o.workspace_id = {s.ws} AND o.aid = a.aid",
         # The people concerned, and from when: a day before their earliest new event; all
         # of it for both people of an anonymous id that moved.
