@@ -113,16 +113,7 @@ def items_cte(s: Scope, q: PathsQuery) -> str:
         return _stored_items(s, q, cond, item)
     kept = f" WHERE pi NOT IN {s.p(q.exclude)}" if q.exclude else ""
     after = f"OVER ({SESSION} ORDER BY ts DESC, uuid DESC)"
-    # A session without the start (or end) point shows no path: only sessions holding it
-    # are numbered (at 10 M events most sessions never reach a given page).
-    point = q.start_point or q.end_point
-    having = ""
-    if point:
-        having = (
-            f"ph AS (SELECT DISTINCT sx.person AS hperson, sx.sid AS hsid FROM sx "
-            f"WHERE sx.sel AND {cond} AND {item} = {s.p(point)}),\n"
-        )
-    holding = " JOIN ph ON sx.person = ph.hperson AND sx.sid = ph.hsid" if point else ""
+    having, holding = _holding(s, q.start_point or q.end_point, cond, item)
     return (
         f"{having}pe0 AS (SELECT sx.person AS person, sx.sid AS sid, sx.ts AS ts, "
         f"sx.uuid AS uuid, {item} AS pi FROM sx JOIN sessions ss ON sx.person = ss.person "
@@ -135,17 +126,23 @@ def items_cte(s: Scope, q: PathsQuery) -> str:
     )
 
 
+def _holding(s: Scope, point: str | None, cond: str, item: str) -> tuple[str, str]:
+    """(`ph` CTE, join on it): the sessions holding `point`. A session without the start (or
+    end) point shows no path, so only those are numbered (at 10 M events most sessions never
+    reach a given page). ("", "") without a point."""
+    if not point:
+        return "", ""
+    return (
+        f"ph AS (SELECT DISTINCT sx.person AS hperson, sx.sid AS hsid FROM sx "
+        f"WHERE sx.sel AND {cond} AND {item} = {s.p(point)}),\n",
+        " JOIN ph ON sx.person = ph.hperson AND sx.sid = ph.hsid",
+    )
+
+
 def _stored_items(s: Scope, q: PathsQuery, cond: str, item: str) -> str:
     """`pc` from the stored runs of pageviews: the collapse and the numbering that
     `items_cte` computes with two window passes (same rows, same k and n)."""
-    point = q.end_point  # a start point alone is joined in bounds_cte
-    having = holding = ""
-    if point:
-        having = (
-            f"ph AS (SELECT DISTINCT sx.person AS hperson, sx.sid AS hsid FROM sx "
-            f"WHERE {cond} AND {item} = {s.p(point)}),\n"
-        )
-        holding = " JOIN ph ON sx.person = ph.hperson AND sx.sid = ph.hsid"
+    having, holding = _holding(s, q.end_point, cond, item)  # a start point: bounds_cte
     return (
         f"{having}pc AS (SELECT sx.person AS person, sx.sid AS sid, sx.ts AS ts, "
         f"{item} AS pi, sx.run_k AS k, sx.runs AS n FROM sx JOIN sessions ss "
