@@ -58,8 +58,7 @@ class DuckDBEngine:
     def _run(
         self, sql: str, params: dict[str, Any], fetch: Callable[[Any, str, dict[str, Any]], T]
     ) -> T:
-        # DuckDB refuses parameters the text does not use (a report may add one it then skips).
-        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+        used = _used(sql, params)
         timer = threading.Timer(self.timeout, self.conn.interrupt) if self.timeout else None
         if timer is not None:
             timer.start()
@@ -80,8 +79,13 @@ class DuckDBEngine:
                 timer.cancel()
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
-        self.conn.execute(sql, used)
+        self.conn.execute(sql, _used(sql, params or {}))
+
+
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters the text uses: DuckDB refuses others (a report may add one it then
+    skips)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
 
 
 class ChdbEngine:
