@@ -226,10 +226,7 @@ def _one_by_one(
 
 def _concat(parts: list[Outcomes], n: int) -> Outcomes:
     if not parts:
-        return Outcomes(
-            np.empty(0, dtype=np.int64), np.empty(0, dtype=object),
-            np.empty(0, dtype=np.int64), np.empty((0, n), dtype=np.int64),
-        )  # fmt: skip
+        return Outcomes.empty(n)
     if len(parts) == 1:
         return parts[0]
     return Outcomes(

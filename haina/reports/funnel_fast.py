@@ -39,6 +39,15 @@ class Outcomes:
     furthest: I64  # 0-based furthest step
     times: I64  # (people, steps): step times of the best attempt; columns > furthest unused
 
+    @staticmethod
+    def empty(n: int) -> Outcomes:
+        return Outcomes(
+            np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64),
+            np.empty((0, n), dtype=np.int64),
+        )
+
 
 def supports(funnel: Funnel) -> bool:
     return funnel.order in ("ordered", "strict") and (
@@ -81,7 +90,7 @@ def evaluate_many(
         value[rows],
     )
     if len(rows) == 0:
-        return _empty(n), np.zeros(0, dtype=bool)
+        return Outcomes.empty(n), np.zeros(0, dtype=bool)
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
     ends = np.r_[starts[1:], len(person)]
     lengths = ends - starts
@@ -219,12 +228,3 @@ def _values(
         found = (pos >= 0) & (has[np.maximum(pos, 0)] >= starts)
         out[found] = value[has[pos[found]]]
     return out
-
-
-def _empty(n: int) -> Outcomes:
-    return Outcomes(
-        np.empty(0, dtype=object),
-        np.empty(0, dtype=object),
-        np.empty(0, dtype=np.int64),
-        np.empty((0, n), dtype=np.int64),
-    )
