@@ -14,6 +14,7 @@ trait they use is then joined into `ev` like the report's own person filters.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -87,6 +88,21 @@ def breakdown_value(scope: Scope, breakdown: Breakdown) -> str:
     """SQL text of a breakdown's value per `ev` row; a missing value is ''."""
     key = PropertyFilter(key=breakdown.property, op="is_set", source=breakdown.source)
     return f"coalesce({scope.resolve(key)}, {scope.p('')})"
+
+
+def event_names(entities: Sequence[Entity], filters: list[Filter]) -> list[str] | None:
+    """The event names a query over these entities reads, when every entity names one; None
+    otherwise, and with acquisition filters (they need whole sessions, so every event)."""
+    named = [e.event for e in entities]
+    if None in named or needs_sessions(filters):
+        return None
+    return [str(n) for n in dict.fromkeys(named)]
+
+
+def reads_no_property(entities: Sequence[Entity], breakdown: Breakdown | None) -> bool:
+    """Whether a query over these entities needs only people, names and times (no entity
+    filter, no breakdown, no `$engagement`): the stored session events can serve it."""
+    return breakdown is None and not any(e.filters or e.event == ENGAGEMENT for e in entities)
 
 
 def needs_sessions(filters: list[Filter]) -> bool:

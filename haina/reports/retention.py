@@ -27,13 +27,13 @@ from pydantic import Field
 
 from haina.query.dialect import Unit
 from haina.query.entity import (
-    ENGAGEMENT,
     Breakdown,
     Entity,
     breakdown_value,
     entity_condition,
+    event_names,
     filtered_events,
-    needs_sessions,
+    reads_no_property,
     session_lookback,
 )
 from haina.query.scope import Range, ReportContext, ReportQuery, Scope, freshness, local_range
@@ -132,7 +132,7 @@ def build(ctx: ReportContext, q: RetentionQuery, win: Window) -> Scope:
     first_kind = q.retention_type != "recurring"
     lookback = int((win.rng.utc_from - _EPOCH).total_seconds() * 1e6) if first_kind else 0
     entities = (q.start_event, q.return_event)
-    plain = q.breakdown is None and not any(e.filters or e.event == ENGAGEMENT for e in entities)
+    plain = reads_no_property(entities, q.breakdown)
     s = Scope(
         ctx, q, win.rng, lookback_us=session_lookback(q.filters, lookback), stored_events=plain
     )
@@ -146,22 +146,13 @@ def build(ctx: ReportContext, q: RetentionQuery, win: Window) -> Scope:
     lo = s.p(_number(win.first, q.period))
     hi = s.p(_number(win.first, q.period) + win.count - 1)
     s.sql = (
-        f"{filtered_events(s, names=_names(q))},\n"
+        f"{filtered_events(s, names=event_names(entities, q.filters))},\n"
         f"rv AS {s.d.materialized()}(SELECT person, ts, uuid, {start} AS is_s, "
         f"{back} AS is_r, {start0} AS is_s0, "
         f"{bd} AS bd, {period} AS pn FROM fe WHERE {wanted}),\n"
         f"{_starts(s, q, lo, hi)},\n{_returns(s, q, lo, hi)}\n{_counts(q)}"
     )
     return s
-
-
-def _names(q: RetentionQuery) -> list[str] | None:
-    """The event names the query reads, when every entity names one (acquisition filters
-    need whole sessions, so all events then)."""
-    named = [q.start_event.event, q.return_event.event]
-    if None in named or needs_sessions(q.filters):
-        return None
-    return [str(n) for n in dict.fromkeys(named)]
 
 
 def _starts(s: Scope, q: RetentionQuery, lo: str, hi: str) -> str:
