@@ -769,12 +769,15 @@ def run_duckdb(ds: DataSet, args: argparse.Namespace, settings: Settings,
                            checkpoint_threshold=settings.duckdb_checkpoint_threshold)
         cursor = conn.cursor()  # as the server's writer.reader() gives one
         cursor.execute("SET enable_progress_bar = false")  # output only; queries run the same
+        # As the server runs reports and refreshes (GroupCommitWriter.report_memory).
+        cursor.execute(f"SET memory_limit = '{settings.duckdb_report_memory_limit}'")
         row = cursor.execute("SELECT current_setting('memory_limit'), current_setting('threads'),"
                              " count(*) FROM events").fetchone()
         assert row is not None
         out["memory_limit"], out["threads"] = str(row[0]), int(row[1])
-        print(f"DuckDB {duckdb.__version__}: memory_limit {row[0]} (HAINA_DUCKDB_MEMORY_LIMIT="
-              f"{settings.duckdb_memory_limit}), threads {row[1]}, report timeout "
+        print(f"DuckDB {duckdb.__version__}: memory_limit {row[0]} for reports "
+              f"(HAINA_DUCKDB_REPORT_MEMORY_LIMIT={settings.duckdb_report_memory_limit}; "
+              f"collection: {settings.duckdb_memory_limit}), threads {row[1]}, report timeout "
               f"{settings.report_timeout_seconds:g} s; {row[2]:,} events", flush=True)
     engine = Recording(DuckDBEngine(cursor, timeout=settings.report_timeout_seconds))
     out["stored"] = stored_sessions("duckdb", engine, args)
@@ -992,6 +995,7 @@ def summarise(ds: DataSet, args: argparse.Namespace, settings: Settings, facts: 
     return {
         "machine": facts, "loadavg": {"before": load[0], "after": load[1]},
         "settings": {"duckdb_memory_limit": settings.duckdb_memory_limit,
+                     "duckdb_report_memory_limit": settings.duckdb_report_memory_limit,
                      "duckdb_threads": duck.get("threads"),
                      "report_timeout_seconds": settings.report_timeout_seconds,
                      "chdb_max_threads": ch.get("max_threads"), "timezone": TIMEZONE,

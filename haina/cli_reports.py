@@ -83,7 +83,12 @@ def _local(settings: Settings, workspace: str, parsed: ReportQuery) -> dict[str,
     with local_collector(settings) as c:
         try:
             return run_for_workspace(
-                c.meta, c.writer.reader(), ws, parsed, timeout=settings.report_timeout_seconds
+                c.meta,
+                c.writer.reader(),
+                ws,
+                parsed,
+                timeout=settings.report_timeout_seconds,
+                memory=c.writer.report_memory,
             )
         except (QueryTooLarge, ValueError) as exc:
             fail(str(exc))

@@ -163,6 +163,7 @@ class Collector:
             max_rows=settings.commit_max_rows,
             dedup_days=settings.dedup_days,
             memory_limit=settings.duckdb_memory_limit,
+            report_memory_limit=settings.duckdb_report_memory_limit,
             checkpoint_threshold=settings.duckdb_checkpoint_threshold,
         )
         limits = Limits(

@@ -72,7 +72,7 @@ class DuckDBEngine:
         except duckdb.OutOfMemoryException as exc:
             raise QueryTooLarge(
                 "the query needs more memory than the store may use "
-                "(HAINA_DUCKDB_MEMORY_LIMIT); narrow the date range or add filters"
+                "(HAINA_DUCKDB_REPORT_MEMORY_LIMIT); narrow the date range or add filters"
             ) from exc
         finally:
             if timer is not None:

@@ -33,6 +33,7 @@ async def run_report_request(
             version=state.writer.data_version(workspace_id),
             timeout=state.settings.report_timeout_seconds,
             report=report,
+            memory=state.writer.report_memory,
         )
     except QueryTooLarge as exc:
         raise HTTPException(

@@ -6,8 +6,11 @@ The HTTP API, the CLI (through the server or on the file) and the dashboard all 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 import time
 from typing import Any
 
@@ -97,8 +100,9 @@ class StoredSessionsRefresher:
                     settings = report_settings(self.meta, ws)
                 except NotFound:
                     continue  # events of a workspace since deleted: nothing reads them
-                if refresh_stored(conn, ws, settings):
-                    self.refreshed += 1
+                with self.writer.report_memory():
+                    if refresh_stored(conn, ws, settings):
+                        self.refreshed += 1
             self._owed_since = None
             return len(owed)
         finally:
@@ -115,17 +119,20 @@ def run_for_workspace(
     version: int = 0,
     timeout: float | None = None,
     report: ReportKind | None = None,
+    memory: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> dict[str, Any]:
-    """Run a validated report query (raises QueryTooLarge, ValueError for a bad range)."""
+    """Run a validated report query (raises QueryTooLarge, ValueError for a bad range);
+    inside `memory()`, the writer's `report_memory` where there is one."""
     kind = str(getattr(q, "kind", ""))
     settings = report_settings(meta, workspace_id)
     key = cache.key(workspace_id, q, settings, version) if cache is not None else None
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     report = report or reports()[kind]
-    stored = report.stored_sessions and refresh_stored(conn, workspace_id, settings)
-    ctx = ReportContext(DuckDBEngine(conn, timeout=timeout), workspace_id, settings, stored=stored)
-    result = report.run(ctx, q)
+    with memory():
+        stored = report.stored_sessions and refresh_stored(conn, workspace_id, settings)
+        engine = DuckDBEngine(conn, timeout=timeout)
+        result = report.run(ReportContext(engine, workspace_id, settings, stored=stored), q)
     if cache is not None:
         cache.put(key, result)
     return result

@@ -101,3 +101,24 @@ def test_status_updates_are_quoted_safely(tmp_path: Path) -> None:
     w.write(batch(["after"]))
     assert w.reader().execute("SELECT count(*) FROM events").fetchone() == (1,)
     w.close()
+
+
+def test_reports_raise_the_memory_limit_while_any_of_them_runs(tmp_path: Path) -> None:
+    w = GroupCommitWriter(tmp_path / "e.duckdb", memory_limit="100MB", report_memory_limit="1GB")
+
+    def limit() -> str:
+        row = w.reader().execute("SELECT current_setting('memory_limit')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    low = limit()
+    with w.report_memory():
+        high = limit()
+        with w.report_memory():  # a second report at the same time
+            assert limit() == high
+        assert limit() == high  # the first one still runs
+    assert limit() == low
+    assert low.startswith("95") and high.startswith("953")  # DuckDB shows MiB: 95.3, 953.6
+    w.write(batch(["m"]))  # collection goes on under the low limit
+    assert limit() == low
+    w.close()

@@ -310,6 +310,40 @@ class _Job:
     future: Future[WriteResult]
 
 
+class MemoryLease:
+    """DuckDB has one `memory_limit` per database: collection runs under the low one (the
+    server's RSS stays small), reports under a higher one while any of them runs (a report
+    that spills to disk under the low limit takes 2-3 times as long)."""
+
+    def __init__(self, cursor: Any, base: str | None, high: str | None) -> None:
+        self._cursor, self._base, self._high = cursor, base, high
+        self._lock = threading.Lock()
+        self._holders = 0
+
+    def rebind(self, cursor: Any) -> None:
+        """After the writer reopened the file."""
+        with self._lock:
+            self._cursor = cursor
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self._high or not self._base:
+            yield
+            return
+        with self._lock:
+            self._holders += 1
+            if self._holders == 1:
+                self._cursor.execute(f"SET memory_limit = '{self._high}'")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    with contextlib.suppress(duckdb.Error):
+                        self._cursor.execute(f"SET memory_limit = '{self._base}'")
+
+
 class GroupCommitWriter:
     """One thread owns the writing connection; requests share its transactions."""
 
@@ -320,6 +354,7 @@ class GroupCommitWriter:
         max_rows: int = 50_000,
         dedup_days: int = 7,
         memory_limit: str | None = None,
+        report_memory_limit: str | None = None,
         checkpoint_threshold: str = CHECKPOINT_THRESHOLD,
     ) -> None:
         self.path = path
@@ -333,6 +368,10 @@ class GroupCommitWriter:
         self._conn: duckdb.DuckDBPyConnection | None = open_duckdb(path, **self._open_options)
         self._read_root = self._conn.cursor()
         self._read_lock = threading.Lock()
+        # Reports and stored-session refreshes run inside `with writer.report_memory():`.
+        self.report_memory = MemoryLease(
+            self._conn.cursor(), memory_limit, report_memory_limit
+        )
         self._last_prune = float("-inf")  # prune on the first commit, then hourly
         self._closed = False
         # Per workspace, a number that grows with every commit holding its events: report
@@ -425,6 +464,7 @@ class GroupCommitWriter:
                 self._conn = open_duckdb(self.path, **self._open_options)
                 with self._read_lock:
                     self._read_root = self._conn.cursor()
+                self.report_memory.rebind(self._conn.cursor())
             batches = [j.batch for j in jobs]
             fresh = commit(self._conn, _merge(batches))
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
