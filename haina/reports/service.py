@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-import time
 from typing import Any
 
 import duckdb

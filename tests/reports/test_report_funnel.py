@@ -100,6 +100,28 @@ def test_one_event_never_fills_two_steps_but_same_instant_events_can() -> None:
     assert counts(rows) == [1, 1, 0]
 
 
+def test_people_with_ties_and_without_are_evaluated_together(engines: Any) -> None:
+    # "a" has two events at one instant (evaluated person by person, its events fetched a
+    # second time with the uuids that order them); "b" and "c" go through the lockstep
+    rows = [
+        ev("2026-11-10 10:00:00", "a", "$pageview"),
+        ev("2026-11-10 10:00:00", "a", "Signed Up"),
+        ev("2026-11-10 10:02:00", "a", "Order Completed"),
+        ev("2026-11-10 10:00:00", "b", "$pageview"),
+        ev("2026-11-10 10:03:00", "b", "Signed Up"),
+        ev("2026-11-10 10:00:00", "c", "$pageview"),
+    ]
+    assert counts(rows) == [3, 2, 1]
+    engines = engines_for(make_events(rows))
+    for converted, step, who in ((True, 2, ["a", "b"]), (False, 2, ["c"]), (True, 3, ["a"])):
+        q = FunnelPeopleQuery.model_validate(
+            {**RANGE, "steps": STEPS, "step": step, "converted": converted}
+        )
+        for engine in engines.values():
+            found = people(ReportContext(engine, engines.workspace, UTC), q)
+            assert [p["person"] for p in found["people"]] == who
+
+
 def test_page_steps_filter_on_path_and_step_filters_apply() -> None:
     steps = [
         {"event": "$pageview", "filters": [{"key": "$path", "op": "eq", "value": "/pricing"}]},

@@ -369,9 +369,7 @@ class GroupCommitWriter:
         self._read_root = self._conn.cursor()
         self._read_lock = threading.Lock()
         # Reports and stored-session refreshes run inside `with writer.report_memory():`.
-        self.report_memory = MemoryLease(
-            self._conn.cursor(), memory_limit, report_memory_limit
-        )
+        self.report_memory = MemoryLease(self._conn.cursor(), memory_limit, report_memory_limit)
         self._last_prune = float("-inf")  # prune on the first commit, then hourly
         self._closed = False
         # Per workspace, a number that grows with every commit holding its events: report
