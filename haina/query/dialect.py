@@ -129,6 +129,10 @@ class Dialect:
         (DuckDB; ClickHouse inlines every CTE and has no such keyword)."""
         return "MATERIALIZED "
 
+    def unnest_range(self, lo: int, hi: int) -> str:
+        """In a select list: one row per integer lo..hi (inclusive) for each input row."""
+        return f"unnest(range({int(lo)}, {int(hi) + 1}))"
+
     def hash_bucket(self, expr: str, buckets: int) -> str:
         """Which of `buckets` parts a value falls in (to split work, not to publish)."""
         return f"(hash({expr}) % {int(buckets)})"
@@ -222,6 +226,9 @@ class ClickHouse(Dialect):
 
     def materialized(self) -> str:
         return ""
+
+    def unnest_range(self, lo: int, hi: int) -> str:
+        return f"arrayJoin(range({int(lo)}, {int(hi) + 1}))"
 
     def hash_bucket(self, expr: str, buckets: int) -> str:
         return f"(cityHash64({expr}) % {int(buckets)})"

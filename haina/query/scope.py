@@ -224,6 +224,12 @@ class Scope:
         # without any filter that read no property (the report says so).
         self.stored_events = stored_events and ctx.stored and not q.include_bots and not q.filters
 
+    @property
+    def all_sessions_count(self) -> bool:
+        """Every session of `sessions` is `ok` and `sx` holds only their events (stored
+        sessions, no filter): a report can read `sx` without joining `sessions` on `ok`."""
+        return self.stored and not self.q.filters
+
     def p(self, value: Any) -> str:
         return self.params.add(value)
 

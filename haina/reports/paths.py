@@ -143,11 +143,14 @@ def _stored_items(s: Scope, q: PathsQuery, cond: str, item: str) -> str:
     """`pc` from the stored runs of pageviews: the collapse and the numbering that
     `items_cte` computes with two window passes (same rows, same k and n)."""
     having, holding = _holding(s, q.end_point, cond, item)  # a start point: bounds_cte
+    ok = "TRUE"
+    if not s.all_sessions_count:
+        holding = f" JOIN sessions ss ON sx.person = ss.person AND sx.sid = ss.sid{holding}"
+        ok = "ss.ok"
     return (
         f"{having}pc AS (SELECT sx.person AS person, sx.sid AS sid, sx.ts AS ts, "
-        f"{item} AS pi, sx.run_k AS k, sx.runs AS n FROM sx JOIN sessions ss "
-        f"ON sx.person = ss.person AND sx.sid = ss.sid{holding} "
-        f"WHERE ss.ok AND {cond} AND sx.run_last)"
+        f"{item} AS pi, sx.run_k AS k, sx.runs AS n FROM sx{holding} "
+        f"WHERE {ok} AND {cond} AND sx.run_last)"
     )
 
 
@@ -181,10 +184,12 @@ def bounds_cte(s: Scope, q: PathsQuery) -> str:
 
 
 def steps_cte(s: Scope, q: PathsQuery) -> str:
-    """`ps`: shown items with their step, `ended` (the path's last step, and the session had
-    no item after it), the previous step's item, the µs since it, and the session's whole
-    path as columns i1..iN. A path longer than N steps (possible only with both points)
-    keeps `head` steps, "...", and `tail` steps."""
+    """`ps0`: shown items with their step and `ended` (the path's last step, and the session
+    had no item after it). A path longer than N steps (possible only with both points) keeps
+    `head` steps, "...", and `tail` steps. `sp`: one row per session with its path as
+    columns i1..iN, the µs time of each step t1..tN and the step that ended it. `ps`: `sp`
+    unpivoted, one row per step with the previous step's item and the µs since it (no
+    window pass over the steps: an aggregate and N selects of the sessions)."""
     rel, size = "(k - kf + 1)", "(kl - kf + 1)"
     step, item, keep = rel, "pi", "k >= kf AND k <= kl"
     if q.start_point and q.end_point:
@@ -194,36 +199,59 @@ def steps_cte(s: Scope, q: PathsQuery) -> str:
         step = f"CASE WHEN {shown} THEN {rel} ELSE {n} - ({size} - {rel}) END"
         item = f"CASE WHEN {size} > {n} AND {rel} = {head} + 1 THEN {s.p(ELLIPSIS)} ELSE pi END"
         keep += f" AND ({shown} OR {rel} > {size} - {s.p(tail)})"
-    d, w = s.d, f"OVER ({SESSION} ORDER BY step)"
+    d = s.d
     ended = f"CASE WHEN {step} = least({size}, {s.p(q.steps)}) AND n <= kl THEN 1 ELSE 0 END"
-    path = ", ".join(
-        f"max(CASE WHEN step = {k} THEN item END) OVER ({SESSION}) AS i{k}"
+    per_step = ", ".join(
+        f"max(CASE WHEN step = {k} THEN item END) AS i{k}, "
+        f"max(CASE WHEN step = {k} THEN {d.epoch_us('ts')} END) AS t{k}"
         for k in range(1, q.steps + 1)
     )
+    prev = " ".join(f"WHEN {k} THEN i{k - 1}" for k in range(2, q.steps + 1))
+    gap = " ".join(f"WHEN {k} THEN t{k} - t{k - 1}" for k in range(2, q.steps + 1))
+    this = " ".join(f"WHEN {k} THEN i{k}" for k in range(1, q.steps + 1))
+    cols = ", ".join(f"i{k}" for k in range(1, q.steps + 1))
     return (
         f"ps0 AS (SELECT person, sid, ts, {step} AS step, {item} AS item, {ended} AS ended "
         f"FROM pb WHERE {keep}),\n"
-        f"ps AS (SELECT ps0.*, {d.prev('item')} {w} AS prev_item, "
-        f"{d.epoch_us('ts')} - {d.prev(d.epoch_us('ts'))} {w} AS gap_us, {path} FROM ps0)"
+        f"sp AS (SELECT person, sid, {per_step}, "
+        "max(CASE WHEN ended = 1 THEN step END) AS ended_at FROM ps0 GROUP BY person, sid),\n"
+        f"ps1 AS (SELECT sp.*, {d.unnest_range(1, q.steps)} AS step FROM sp),\n"
+        f"ps AS (SELECT person, step, CASE step {this} END AS item, "
+        f"CASE step {prev} END AS prev_item, CASE step {gap} ELSE 0 END AS gap_us, "
+        f"CASE WHEN ended_at = step THEN 1 ELSE 0 END AS ended, {cols} FROM ps1 "
+        f"WHERE (CASE step {this} END) IS NOT NULL)"
     )
 
 
 def totals_cte(s: Scope, q: PathsQuery) -> str:
     """`agg`: one pass over `ps` for four groupings, told apart by `g`: links (step,
-    prev_item, item), nodes (step, item), steps (step) and paths (i1..iN); `ranked` numbers
-    links and paths by sessions (ties by the keys); `cut` keeps the top links and paths, all
-    steps, and the nodes at least as big as the smallest kept link (the only ones a kept
-    link can touch). Each CTE reads the one before once, so ClickHouse, which inlines CTEs,
-    runs the session steps once too."""
+    prev_item, item), nodes (step, item), steps (step) and paths (i1..iN). Nodes show their
+    visitors: rather than a distinct count (which would be computed for every grouping), a
+    fifth grouping (step, item, person) has one row per visitor of a node, and `agg` folds
+    those into their node's row. `ranked` numbers links and paths by sessions (ties by the
+    keys); `cut` keeps the top links and paths, all steps, and the nodes at least as big as
+    the smallest kept link (the only ones a kept link can touch). Each CTE reads the one
+    before once, so ClickHouse, which inlines CTEs, runs the session steps once too."""
     cols = ", ".join(f"i{k}" for k in range(1, q.steps + 1))
     weak = f" OR n < {s.p(q.min_edge_weight)}" if q.min_edge_weight else ""
     sessions = f"CASE WHEN g = {PATHS} THEN firsts ELSE n END"
     top = f"min(CASE WHEN g = {LINKS} AND rn <= {s.p(q.edge_limit)} THEN n END) OVER ()"
+    # grouping(step, prev_item, item, person): a bit set per column not grouped on
+    sets = {1: LINKS, 5: NODES, 7: STEPS, 15: PATHS, 4: NODES}
+    g = "CASE g0 " + " ".join(f"WHEN {k} THEN {v}" for k, v in sets.items()) + " END"
+    visitor = "g0 = 4"
     return (
-        "agg AS (SELECT grouping(step, prev_item, item) AS g, step, prev_item, item, "
-        f"{cols}, count(*) AS n, sum(coalesce(gap_us, 0)) AS us, count(DISTINCT person) AS people, "
-        "sum(ended) AS ended, sum(CASE WHEN step = 1 THEN 1 ELSE 0 END) AS firsts FROM ps "
-        f"GROUP BY GROUPING SETS ((step, prev_item, item), (step, item), (step), ({cols}))),\n"
+        "agg0 AS (SELECT grouping(step, prev_item, item, person) AS g0, step, prev_item, "
+        f"item, {cols}, count(*) AS n, sum(gap_us) AS us, sum(ended) AS ended, "
+        "sum(CASE WHEN step = 1 THEN 1 ELSE 0 END) AS firsts FROM ps GROUP BY GROUPING SETS "
+        f"((step, prev_item, item), (step, item), (step), ({cols}), (step, item, person))),\n"
+        f"agg AS (SELECT {g} AS g, step, prev_item, item, {cols}, "
+        f"sum(CASE WHEN {visitor} THEN 0 ELSE n END) AS n, "
+        f"sum(CASE WHEN {visitor} THEN 0 ELSE us END) AS us, "
+        f"sum(CASE WHEN {visitor} THEN 1 ELSE 0 END) AS people, "
+        f"sum(CASE WHEN {visitor} THEN 0 ELSE ended END) AS ended, "
+        f"sum(CASE WHEN {visitor} THEN 0 ELSE firsts END) AS firsts FROM agg0 "
+        f"GROUP BY {g}, step, prev_item, item, {cols}),\n"
         f"ranked AS (SELECT agg.*, row_number() OVER (PARTITION BY g ORDER BY {sessions} DESC, "
         f"step, prev_item, item, {cols}) AS rn FROM agg "
         f"WHERE NOT (g = {LINKS} AND (prev_item IS NULL{weak}))),\n"
