@@ -30,7 +30,11 @@ from haina.query.filters import (
     compile_filters,
     iter_filters,
 )
-from haina.store.events.schema import SESSION_ENTRY_COLUMNS, SESSION_EVENT_COLUMNS
+from haina.store.events.schema import (
+    SESSION_ENTRY_COLUMNS,
+    SESSION_EVENT_COLUMNS,
+    STORED_SESSION_COLUMNS,
+)
 
 DAY_US = 86_400_000_000
 SESSION_CAP_US = DAY_US
@@ -288,12 +292,17 @@ class Scope:
         """`sx` and `sessions` read from the stored tables: the sessions that start in the
         range, with the same columns as the derived ones (every event selected: stored
         sessions serve only queries without event-level filters)."""
-        names = [c for c, _ in SESSION_EVENT_COLUMNS if c not in ("workspace_id", "sstart")]
+        names = [
+            _NUMBERED.get(c, c)
+            for c, _ in SESSION_EVENT_COLUMNS
+            if c not in ("workspace_id", "person", "sstart")
+        ]
+        session = [_NUMBERED.get(c, c) for c, _ in STORED_SESSION_COLUMNS if c != "person"]
         return (
             f"sx AS (SELECT {', '.join(names)}, TRUE AS sel, TRUE AS in_range "
             f"FROM session_events WHERE workspace_id = {self.ws} AND sstart >= {self.lo} "
             f"AND sstart <= {self.hi}),\n"
-            "sessions AS (SELECT stored_sessions.*, pageviews AS sel_pageviews, "
+            f"sessions AS (SELECT {', '.join(session)}, pageviews AS sel_pageviews, "
             "conversions AS sel_conversions, 1 AS any_sel, "
             f"({self._session_filter()}) AS ok FROM stored_sessions "
             f"WHERE workspace_id = {self.ws} AND start >= {self.lo} AND start <= {self.hi})"
@@ -304,10 +313,10 @@ class Scope:
         kind never asks for), people as the stored sessions resolved them."""
         only = f" AND event_name IN {self.p(names)}" if names else ""
         return (
-            "ev AS (SELECT person, ts, uuid, event_name, type, event, path, url, title, "
-            f"search_keyword, TRUE AS sel, (ts >= {self.lo} AND ts <= {self.hi}) AS in_range "
-            f"FROM session_events WHERE workspace_id = {self.ws} AND ts >= {self.scan_lo} "
-            f"AND ts <= {self.hi}{only})"
+            f"ev AS (SELECT {_NUMBERED['pnum']}, ts, uuid, event_name, type, event, path, url, "
+            f"title, search_keyword, TRUE AS sel, (ts >= {self.lo} AND ts <= {self.hi}) "
+            f"AS in_range FROM session_events WHERE workspace_id = {self.ws} "
+            f"AND ts >= {self.scan_lo} AND ts <= {self.hi}{only})"
         )
 
     def pv_flags(self, sx: str = "sx") -> tuple[str, str]:
@@ -463,8 +472,10 @@ class Scope:
             f"{steps}bnd AS (SELECT DISTINCT person AS bperson, ts AS bts FROM g1 WHERE {cond}),\n"
             "g2 AS (SELECT evx.*, bnd.bts AS run_start FROM evx ASOF JOIN bnd "
             "ON evx.person = bnd.bperson AND evx.ts >= bnd.bts),\n"
-            f"sx AS (SELECT g2.*, {d.text(d.epoch_us('run_start'))} || '.' || {d.text(chunk)} "
-            "AS sid FROM g2)"
+            # The session's id within its person: its run's start (µs) plus its 24-hour
+            # chunk's number, unique since a run's chunk c starts at least c days after the
+            # run, before any later run begins.
+            f"sx AS (SELECT g2.*, {d.epoch_us('run_start')} + {chunk} AS sid FROM g2)"
         )
 
     def _sessions(self) -> str:
@@ -503,6 +514,12 @@ class Scope:
         if not events:
             return "FALSE"
         return f"(type = 'track' AND event IN {self.p(events)})"
+
+
+# Stored rows stand for their person by number (`derive_people`): integer keys join, group
+# and count distinct several times faster than identifier strings. Reports that show people
+# map the numbers back (`people_ids`).
+_NUMBERED = {"pnum": "pnum AS person"}
 
 
 def _is_acquisition(f: Filter) -> bool:

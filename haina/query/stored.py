@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from haina.query.engine import Engine
 from haina.query.scope import (
     DAY_US,
@@ -47,7 +50,7 @@ from haina.query.scope import (
 from haina.store.events.schema import SESSION_EVENT_COLUMNS, STORED_SESSION_COLUMNS
 
 # Bump when the derivation changes: stored rows of another version are rebuilt.
-DERIVATION_VERSION = 3
+DERIVATION_VERSION = 4
 # People re-derived per statement when rebuilding, so memory stays bounded: ~2 M events per
 # pass in DuckDB (it spills), ~0.5 M in ClickHouse (a pass's numbered events are held in a
 # Memory table, and every CTE is inlined: each pass reads `events` several times).
@@ -207,7 +210,7 @@ def _incremental(engine: Engine, workspace_id: str, settings: ReportSettings) ->
     return Refreshed("incremental", int(people or 0), round(time.monotonic() - started, 3))
 
 
-_TABLES = ("stored_sessions", "session_events", "derive_ids")
+_TABLES = ("stored_sessions", "session_events", "derive_ids", "derive_people")
 
 
 def _stored_ids(s: Scope) -> str:
@@ -222,7 +225,7 @@ def _derive(s: Scope) -> list[str]:
     pv = "sx.event_name = '$pageview'"
     keep = {c for c, _ in SESSION_EVENT_COLUMNS} | {"run_start", "sel", "in_range"}
     keep |= {c.removeprefix("s_") for c, _ in STORED_SESSION_COLUMNS if c.startswith("s_")}
-    keep -= {"workspace_id", "sstart", "pv_first", "pv_last", "path_first"}
+    keep -= {"workspace_id", "pnum", "sstart", "pv_first", "pv_last", "path_first"}
     keep -= {"run_last", "run_k", "runs"}
     select = ", ".join(f"sx.{c} AS {c}" for c in sorted(keep))
     # First/last pageview and runs of one path: windows over the session's pageviews only,
@@ -245,17 +248,44 @@ def _derive(s: Scope) -> list[str]:
         "fr.frk AS run_k, fr.fruns AS runs "
         "FROM sx LEFT JOIN fr ON sx.person = fr.fp AND sx.sid = fr.fs AND sx.uuid = fr.fu"
     )
-    events = ", ".join(c for c, _ in SESSION_EVENT_COLUMNS if c != "workspace_id")
-    sessions = ", ".join(c for c, _ in STORED_SESSION_COLUMNS if c != "workspace_id")
+
+    def numbered(columns: tuple[tuple[str, str], ...], source: str) -> str:
+        """The stored columns of `source` rows, with the person's number."""
+        cols = ", ".join("dp.pnum" if c == "pnum" else f"r.{c}" for c, _ in columns[1:])
+        return (
+            f"SELECT {s.ws}, {cols} FROM {source} r JOIN derive_people dp "
+            f"ON dp.workspace_id = {s.ws} AND dp.person = r.person"
+        )
+
+    # People new to the workspace get the next numbers.
+    known = f"SELECT person FROM derive_people WHERE workspace_id = {s.ws}"
+    number = (
+        f"INSERT INTO derive_people SELECT {s.ws}, n.person, b.top + row_number() OVER "
+        "(ORDER BY n.person) FROM (SELECT DISTINCT person FROM d_sx "
+        f"WHERE person NOT IN ({known})) n, (SELECT coalesce(max(pnum), 0) AS top "
+        f"FROM derive_people WHERE workspace_id = {s.ws}) b"
+    )
+    sessions = f"(WITH sx AS (SELECT * FROM d_sx), {s._sessions()} SELECT * FROM s0)"  # noqa: SLF001
     return [
         "DROP TABLE IF EXISTS d_sx",
         s.d.temp_table("d_sx", flagged),
-        f"INSERT INTO session_events SELECT {s.ws}, {events} FROM d_sx "
-        "WHERE event_name <> '$engagement'",
-        f"INSERT INTO stored_sessions WITH sx AS (SELECT * FROM d_sx), {s._sessions()} "  # noqa: SLF001
-        f"SELECT {s.ws}, {sessions} FROM s0",
+        number,
+        "INSERT INTO session_events "
+        + numbered(SESSION_EVENT_COLUMNS, "d_sx")
+        + " WHERE r.event_name <> '$engagement'",
+        "INSERT INTO stored_sessions " + numbered(STORED_SESSION_COLUMNS, sessions),
         "DROP TABLE IF EXISTS d_sx",
     ]
+
+
+def person_ids(engine: Engine, workspace_id: str, numbers: pa.Array) -> pa.Array:
+    """The identifiers of person numbers read from the stored tables, in their order."""
+    p = engine.dialect.placeholder("ws", workspace_id)
+    table = engine.arrow(
+        f"SELECT pnum, person FROM derive_people WHERE workspace_id = {p}", {"ws": workspace_id}
+    )
+    at = pc.index_in(numbers.cast(pa.int64()), value_set=table.column("pnum").cast(pa.int64()))
+    return table.column("person").combine_chunks().take(at)
 
 
 def _mark(engine: Engine, workspace_id: str, settings: ReportSettings, duck: bool) -> None:

@@ -30,6 +30,7 @@ from haina.query.entity import (
 )
 from haina.query.filters import PropertyFilter
 from haina.query.scope import ReportContext, ReportQuery, Scope, freshness, resolve_range
+from haina.query.stored import person_ids
 from haina.reports.funnel_eval import Event, Exclusion, Funnel, Outcome, evaluate
 from haina.reports.funnel_fast import Outcomes, evaluate_many, supports
 from haina.reports.overview import ratio
@@ -373,7 +374,10 @@ def people(ctx: ReportContext, q: FunnelPeopleQuery) -> dict[str, Any]:
     if q.breakdown_value is not None:
         mask &= found.value.astype(str) == q.breakdown_value
     chosen = _where(found, mask)
-    who = ids.take(pa.array(chosen.person)).to_pylist()
+    shown = ids.take(pa.array(chosen.person))
+    if pa.types.is_integer(shown.type):  # numbers of the stored tables stand for people
+        shown = person_ids(ctx.engine, ctx.workspace_id, shown)
+    who = shown.to_pylist()
     order = sorted(range(len(who)), key=lambda i: (who[i], chosen.value[i]))
     page = order[q.offset : q.offset + q.limit]
     return {

@@ -82,11 +82,10 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: boo
         source = f"(SELECT sx.*, {conv} AS last_conv FROM sx) sx"
         last_conv = ", sx.last_conv AS last_conv"
     first, last = s.pv_flags()
+    pageview = "sx.event_name = '$pageview'"
     pfirst = f"CASE WHEN {s.path_first()} THEN 1 ELSE 0 END" if path_first else "0"
-    return (
-        f"os AS (SELECT person AS oper, sid AS osid, CASE WHEN {engaged_condition(s)} "
-        "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
-        f"pv AS (SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
+    columns = (
+        f"SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
         f"{key} AS k, CASE WHEN sx.sel THEN 1 ELSE 0 END AS counted, "
         f"CASE WHEN {first} THEN 1 ELSE 0 END AS is_entry, "
         f"CASE WHEN {last} THEN 1 ELSE 0 END AS is_exit, {pfirst} AS pfirst, "
@@ -95,8 +94,23 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: boo
         "CASE WHEN coalesce(sx.eng_ms, 0) > 0 OR sx.eng_scroll IS NOT NULL THEN 1 ELSE 0 END "
         "AS has_eng, coalesce(sx.eng_ms, 0) AS ms, CASE WHEN sx.eng_scroll IS NOT NULL "
         "THEN least(greatest(sx.eng_scroll, 0.0), 100.0) END AS scroll, "
-        f"{load} AS load_ms, os.engaged AS engaged{last_conv} FROM {source} "
-        "JOIN os ON sx.person = os.oper AND sx.sid = os.osid WHERE sx.event_name = '$pageview')"
+        f"{load} AS load_ms, @engaged@ AS engaged{last_conv} FROM {source} "
+    )
+    os = (
+        f"os AS (SELECT person AS oper, sid AS osid, CASE WHEN {engaged_condition(s)} "
+        "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
+    )
+    joined = "JOIN os ON sx.person = os.oper AND sx.sid = os.osid "
+    if not s.all_sessions_count:
+        return (
+            f"{os}pv AS ({columns.replace('@engaged@', 'os.engaged', 1)}{joined}WHERE {pageview})"
+        )
+    # Every session counts: only a session's first pageview needs the session (whether it
+    # was engaged, for the bounce rate), so only those rows are joined.
+    return (
+        f"{os}pv AS ({columns.replace('@engaged@', '0', 1)}WHERE {pageview} AND NOT {first}\n"
+        f"UNION ALL {columns.replace('@engaged@', 'os.engaged', 1)}{joined}WHERE {pageview} "
+        f"AND {first})"
     )
 
 
@@ -111,7 +125,8 @@ def _measures(s: Scope, q: PagesQuery) -> str:
         + " THEN 1 ELSE 0 END)"
         for lo in (0, 25, 50, 75)
     )
-    per_group = "sum(pfirst)" if q.group_by == "path" else "count(DISTINCT vsid || ':' || vper)"
+    session = f"{s.d.text('vsid')} || ':' || {s.d.text('vper')}"
+    per_group = "sum(pfirst)" if q.group_by == "path" else f"count(DISTINCT {session})"
     return (
         "sum(counted), count(DISTINCT CASE WHEN counted = 1 THEN vper END), "
         f"CASE WHEN grouping(k) = 1 THEN sum(is_entry) ELSE {per_group} END, "

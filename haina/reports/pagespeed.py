@@ -81,7 +81,7 @@ def build(ctx: ReportContext, q: PagespeedQuery, rng: Range, totals: bool) -> Sc
     ctes = s.ctes(sessions=True)
     page = _page_cond(s, q.page)
     bucket = "0" if totals else _bucket(s, q.buckets_ms)
-    session = "vsid || ':' || vper"
+    session = f"{s.d.text('vsid')} || ':' || {s.d.text('vper')}"
     s.sql = (
         f"{ctes},\n{pageviews_cte(s, page, conversions=True)}\n"
         f"SELECT {bucket} AS b, count(*), count(DISTINCT {session}), "

@@ -78,9 +78,32 @@ def commits(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[int]]]:
 
 
 def _tables(con: duckdb.DuckDBPyConnection, ws: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The stored rows, but the person numbers (a refresh numbers new people as they come, a
+    rebuild all at once): each must be its row's person's number in derive_people, one
+    number per person."""
+    for t in ("stored_sessions", "session_events"):
+        wrong = con.execute(
+            f"SELECT count(*) FROM {t} s LEFT JOIN derive_people p ON p.workspace_id = "
+            "s.workspace_id AND p.pnum = s.pnum WHERE s.workspace_id = ? "
+            "AND p.person IS DISTINCT FROM s.person",
+            [ws],
+        ).fetchone()
+        assert wrong == (0,), f"{t}: rows whose number is not their person's"
+    twice = con.execute(
+        "SELECT count(*) - count(DISTINCT pnum), count(*) - count(DISTINCT person) "
+        "FROM derive_people WHERE workspace_id = ?",
+        [ws],
+    ).fetchone()
+    assert twice == (0, 0)
     return {
         t: sorted(
-            con.execute(f"SELECT * FROM {t} WHERE workspace_id = ?", [ws]).fetchall(), key=repr
+            con.execute(
+                f"SELECT * EXCLUDE (pnum) FROM {t} WHERE workspace_id = ?"
+                if t != "derive_ids"
+                else f"SELECT * FROM {t} WHERE workspace_id = ?",
+                [ws],
+            ).fetchall(),
+            key=repr,
         )
         for t in TABLES
     }

@@ -38,6 +38,7 @@ _DERIVED_ORDER = {
     "session_events": ("workspace_id", "sstart"),
     "derive_queue": ("workspace_id",),
     "derive_ids": ("workspace_id", "aid"),
+    "derive_people": ("workspace_id", "person"),
     "derive_state": ("workspace_id",),
 }
 

@@ -96,7 +96,8 @@ SESSION_ENTRY_COLUMNS = (
 STORED_SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("workspace_id", "VARCHAR"),
     ("person", "VARCHAR"),
-    ("sid", "VARCHAR"),
+    ("pnum", "BIGINT"),  # the person's number in `derive_people`: integer keys join fast
+    ("sid", "BIGINT"),
     ("run_start", "TIMESTAMP"),
     ("start", "TIMESTAMP"),
     ("last_ts", "TIMESTAMP"),
@@ -110,7 +111,8 @@ STORED_SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
 SESSION_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("workspace_id", "VARCHAR"),
     ("person", "VARCHAR"),
-    ("sid", "VARCHAR"),
+    ("pnum", "BIGINT"),
+    ("sid", "BIGINT"),
     ("sstart", "TIMESTAMP"),
     ("ts", "TIMESTAMP"),
     ("uuid", "VARCHAR"),
@@ -142,6 +144,9 @@ DERIVE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("min_ts", "TIMESTAMP"),
     ),
     "derive_ids": (("workspace_id", "VARCHAR"), ("aid", "VARCHAR"), ("person", "VARCHAR")),
+    # Each person of the stored tables numbered 1, 2, ... per workspace (kept by refreshes,
+    # renumbered by a rebuild): reports key on numbers, not on long identifier strings.
+    "derive_people": (("workspace_id", "VARCHAR"), ("person", "VARCHAR"), ("pnum", "BIGINT")),
     "derive_state": (
         ("workspace_id", "VARCHAR"), ("fingerprint", "VARCHAR"), ("refreshed_at", "TIMESTAMP"),
     ),

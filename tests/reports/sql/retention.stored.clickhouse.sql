@@ -1,4 +1,4 @@
-WITH ev AS (SELECT person, ts, uuid, event_name, type, event, path, url, title, search_keyword, TRUE AS sel, (ts >= {p2:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')}) AS in_range FROM session_events WHERE workspace_id = {p0:String} AND ts >= {p4:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')} AND event_name IN {p7:Array(String)}),
+WITH ev AS (SELECT pnum AS person, ts, uuid, event_name, type, event, path, url, title, search_keyword, TRUE AS sel, (ts >= {p2:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')}) AS in_range FROM session_events WHERE workspace_id = {p0:String} AND ts >= {p4:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')} AND event_name IN {p7:Array(String)}),
 fe AS (SELECT * FROM ev WHERE sel),
 rv AS (SELECT person, ts, uuid, (type = 'page') AS is_s, (type = 'page') AS is_r, (type = 'page') AS is_s0, '' AS bd, CAST(floor((toInt64(dateDiff('day', toDate('1970-01-01'), toDate(toTimeZone(ts, {p1:String})))) - 4) / 7) AS BIGINT) AS pn FROM fe WHERE (type = 'page')),
 st AS (SELECT DISTINCT person, bd, pn AS c FROM rv WHERE is_s AND pn BETWEEN {p5:Int64} AND {p6:Int64}),

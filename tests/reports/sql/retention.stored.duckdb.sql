@@ -1,4 +1,4 @@
-WITH ev AS (SELECT person, ts, uuid, event_name, type, event, path, url, title, search_keyword, TRUE AS sel, (ts >= $p2 AND ts <= $p3) AS in_range FROM session_events WHERE workspace_id = $p0 AND ts >= $p4 AND ts <= $p3 AND event_name IN $p7),
+WITH ev AS (SELECT pnum AS person, ts, uuid, event_name, type, event, path, url, title, search_keyword, TRUE AS sel, (ts >= $p2 AND ts <= $p3) AS in_range FROM session_events WHERE workspace_id = $p0 AND ts >= $p4 AND ts <= $p3 AND event_name IN $p7),
 fe AS (SELECT * FROM ev WHERE sel),
 rv AS MATERIALIZED (SELECT person, ts, uuid, (type = 'page') AS is_s, (type = 'page') AS is_r, (type = 'page') AS is_s0, '' AS bd, CAST(floor((CAST(date_diff('day', DATE '1970-01-01', CAST(timezone($p1, ts AT TIME ZONE 'UTC') AS DATE)) AS BIGINT) - 4) / 7) AS BIGINT) AS pn FROM fe WHERE (type = 'page')),
 st AS (SELECT DISTINCT person, bd, pn AS c FROM rv WHERE is_s AND pn BETWEEN $p5 AND $p6),
