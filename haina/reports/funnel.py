@@ -157,7 +157,7 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, st
     fast = supports(funnel)
     s = build(ctx, q, uuid=not fast)
     table = _fetch(ctx, s)
-    people = pc.dictionary_encode(table.column("person").combine_chunks())
+    people = _people(table.column("person"))
     events = _Events.of(table, people.indices, q, funnel)
     parts = []
     if fast:
@@ -173,6 +173,16 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, st
     else:
         parts.append(events.one_by_one(funnel))
     return _concat(parts, funnel.n_steps), people.dictionary, s.sql
+
+
+def _people(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """People as integer codes into an array of who they are. Person numbers (from the
+    stored tables: 1, 2, ... per workspace) are codes already: no need to encode them."""
+    if not pa.types.is_integer(column.type):
+        return pc.dictionary_encode(column.combine_chunks())
+    numbers = column.combine_chunks().cast(pa.int64())
+    top = int(pc.max(numbers).as_py() or 0) if len(numbers) else 0
+    return pa.DictionaryArray.from_arrays(numbers, pa.array(np.arange(top + 1, dtype=np.int64)))
 
 
 def _fetch(ctx: ReportContext, s: Scope) -> pa.Table:
