@@ -70,6 +70,26 @@ class Dialect:
             return f"CAST(floor(({days} - {4 if week_start == 'monday' else 3}) / 7) AS BIGINT)"
         return f"CAST({self.year_month(local_ts)} AS BIGINT)"
 
+    def period_number_shifted(
+        self, unit: Unit, ts: str, offset_us: str, week_start: str = "monday"
+    ) -> str:
+        """`period_number` of a UTC time in a zone whose UTC offset (`offset_us`, a
+        placeholder) is the same over all the times read: epoch arithmetic instead of a
+        time-zone conversion per row (hours, days, weeks; months need the calendar)."""
+        shifted = f"({self.epoch_us(ts)} + {offset_us})"
+        if unit == "hour":
+            return self.int_div(shifted, 3_600_000_000)
+        days = self.int_div(shifted, 86_400_000_000)
+        if unit == "day":
+            return days
+        if unit == "week":
+            return f"CAST(floor(({days} - {4 if week_start == 'monday' else 3}) / 7) AS BIGINT)"
+        raise ValueError("months need the calendar: use period_number")
+
+    def int_div(self, expr: str, divisor: int) -> str:
+        """Integer division of a non-negative BIGINT."""
+        return f"({expr} // {int(divisor)})"
+
     def day_number(self, local_ts: str) -> str:
         return f"CAST(date_diff('day', DATE '1970-01-01', CAST({local_ts} AS DATE)) AS BIGINT)"
 
@@ -171,6 +191,9 @@ class ClickHouse(Dialect):
             "month": f"toStartOfMonth({local_ts})",
         }[unit]
         return f"formatDateTime({start}, '%Y-%m-%d %H:%i:%S')"
+
+    def int_div(self, expr: str, divisor: int) -> str:
+        return f"intDiv({expr}, {int(divisor)})"
 
     def day_number(self, local_ts: str) -> str:
         return f"toInt64(dateDiff('day', toDate('1970-01-01'), toDate({local_ts})))"

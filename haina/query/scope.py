@@ -14,13 +14,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from haina.query.dialect import Dialect, Params
+from haina.query.dialect import Dialect, Params, Unit
 from haina.query.engine import Engine
 from haina.query.filters import (
     ACQUISITION_KEYS,
@@ -210,7 +210,8 @@ class Scope:
         self.tz = self.params.add(rng.tz)
         self.lo = self.params.add(rng.utc_from)
         self.hi = self.params.add(rng.utc_to)
-        self.scan_lo = self.params.add(rng.utc_from - timedelta(microseconds=lookback_us))
+        self._lookback = timedelta(microseconds=lookback_us)
+        self.scan_lo = self.params.add(rng.utc_from - self._lookback)
         self._person_keys: dict[str, str] = {}
         self._wide = False  # whether `ev` carries `properties` (see prop())
         self._built = False
@@ -248,6 +249,16 @@ class Scope:
 
     def local(self, ts: str = "ts") -> str:
         return self.d.local(ts, self.tz)
+
+    def period_number(self, unit: Unit, week_start: str = "monday", ts: str = "ts") -> str:
+        """SQL of the number of the local hour/day/week/month holding `ts` (UTC), as
+        `Dialect.period_number` counts them: by arithmetic on the epoch when the zone's UTC
+        offset does not change over the times read (no per-row zone conversion), else
+        through the local time."""
+        offset = fixed_offset_us(self.rng.tz, self.rng.utc_from - self._lookback, self.rng.utc_to)
+        if unit == "month" or offset is None:
+            return self.d.period_number(unit, self.local(ts), week_start)
+        return self.d.period_number_shifted(unit, ts, self.p(offset), week_start)
 
     def resolve(self, f: PropertyFilter) -> str:
         """SQL text of a filter's key in `ev` (acquisition keys: in `sessions`, prefixed s_)."""
@@ -520,6 +531,24 @@ class Scope:
 # and count distinct several times faster than identifier strings. Reports that show people
 # map the numbers back (`people_ids`).
 _NUMBERED = {"pnum": "pnum AS person"}
+
+
+def fixed_offset_us(tz: str, utc_from: datetime, utc_to: datetime) -> int | None:
+    """The zone's UTC offset in µs if it is the same at every moment from `utc_from` to
+    `utc_to` (naive UTC), else None. Checked day by day: zones change their offset at most a
+    few times a year, and never twice within a day."""
+    zone = ZoneInfo(tz)
+    lo, hi = max(utc_from, datetime(1970, 1, 2)), min(utc_to, datetime(2200, 1, 1))
+    first = lo.replace(tzinfo=UTC).astimezone(zone).utcoffset()
+    t = lo
+    while True:
+        if t.replace(tzinfo=UTC).astimezone(zone).utcoffset() != first:
+            return None
+        if t >= hi:
+            break
+        t = min(t + timedelta(days=1), hi)
+    assert first is not None
+    return int(first.total_seconds() * 1_000_000)
 
 
 def _is_acquisition(f: Filter) -> bool:

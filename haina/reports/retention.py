@@ -142,7 +142,7 @@ def build(ctx: ReportContext, q: RetentionQuery, win: Window) -> Scope:
     start0 = entity_condition(s, q.start_event, with_filters=False) if first_ever else start
     wanted = " OR ".join(dict.fromkeys([start, back, start0]))
     bd = breakdown_value(s, q.breakdown) if q.breakdown else "''"
-    period = s.d.period_number(q.period, s.local(), q.week_start)
+    period = s.period_number(q.period, q.week_start)
     lo = s.p(_number(win.first, q.period))
     hi = s.p(_number(win.first, q.period) + win.count - 1)
     s.sql = (
