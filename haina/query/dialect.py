@@ -99,6 +99,17 @@ class Dialect:
     def year_month(self, local_ts: str) -> str:
         return f"(year({local_ts}) * 12 + month({local_ts}) - 1)"
 
+    def approx_distinct(self, expr: str) -> str:
+        """An estimate of count(DISTINCT expr), for sizing work (never shown)."""
+        return f"approx_count_distinct({expr})"
+
+    def count_numbers(self, column: str) -> str:
+        """count(DISTINCT column) of a BIGINT column read straight from a table (its
+        statistics bound the values): DuckDB sets bits of a bitmap spanning the column's
+        range (several times faster than a distinct hash, and memory per group is the
+        range / 8 bytes, so callers bound the number of groups)."""
+        return f"bit_count(bitstring_agg({column}))"
+
     def median(self, expr: str) -> str:
         """The lower median, an element of the data (no interpolation)."""
         return f"quantile_disc({expr}, 0.5)"
@@ -203,6 +214,12 @@ class ClickHouse(Dialect):
 
     def year_month(self, local_ts: str) -> str:
         return f"(toYear({local_ts}) * 12 + toMonth({local_ts}) - 1)"
+
+    def approx_distinct(self, expr: str) -> str:
+        return f"uniq({expr})"
+
+    def count_numbers(self, column: str) -> str:
+        return f"uniqExact({column})"
 
     def median(self, expr: str) -> str:
         return f"quantileExactLow(0.5)({expr})"

@@ -114,7 +114,33 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: boo
     )
 
 
-def _measures(s: Scope, q: PagesQuery) -> str:
+# Bitmaps of person numbers (Dialect.count_numbers) for the visitors per page while the
+# groups times the people / 8 bytes stay under this; a distinct count beyond.
+BITMAP_BYTES = 128 << 20
+
+
+def _bitmaps_fit(s: Scope, q: PagesQuery, key: str) -> bool:
+    """Whether the visitors of each group can be counted with bitmaps of person numbers:
+    only on the stored tables (numbers), for few enough groups (patterns: known; else a
+    quick estimate) times people."""
+    if not s.stored:
+        return False
+    people = s.ctx.engine.rows(
+        f"SELECT max(pnum) FROM derive_people WHERE workspace_id = {s.ws}", s.params.values
+    )[0][0]
+    if q.group_by == "pattern":
+        groups = len(q.patterns) + 1
+    else:
+        groups = s.ctx.engine.rows(
+            f"SELECT {s.d.approx_distinct(key.replace('sx.', ''))} FROM session_events "
+            f"WHERE workspace_id = {s.ws} AND sstart >= {s.lo} AND sstart <= {s.hi} "
+            "AND event_name = '$pageview'",
+            s.params.values,
+        )[0][0]
+    return int(groups or 0) * (int(people or 0) // 8 + 1) <= BITMAP_BYTES
+
+
+def _measures(s: Scope, q: PagesQuery, bitmaps: bool = False) -> str:
     """Aggregates over `pv` grouped by GROUPING SETS ((k), ()), in ROW_FIELDS order.
     Sessions: of the total, one entry each; of a path, its first views; of other groups, a
     distinct count."""
@@ -127,8 +153,12 @@ def _measures(s: Scope, q: PagesQuery) -> str:
     )
     session = f"{s.d.text('vsid')} || ':' || {s.d.text('vper')}"
     per_group = "sum(pfirst)" if q.group_by == "path" else f"count(DISTINCT {session})"
+    visitors = "count(DISTINCT CASE WHEN counted = 1 THEN vper END)"
+    if bitmaps:
+        visitors = s.d.count_numbers("vper")
     return (
-        "sum(counted), count(DISTINCT CASE WHEN counted = 1 THEN vper END), "
+        # Stored rows are all counted (stored sessions serve no event-level filter).
+        f"sum(counted), {visitors}, "
         f"CASE WHEN grouping(k) = 1 THEN sum(is_entry) ELSE {per_group} END, "
         "sum(is_entry), sum(is_entry * engaged), "
         "sum(is_exit), sum(CASE WHEN counted = 1 AND has_eng = 1 THEN 1 ELSE 0 END), "
@@ -143,10 +173,12 @@ def build(ctx: ReportContext, q: PagesQuery, rng: Range) -> Scope:
     key, `is_total`, then ROW_FIELDS; most views first (ties by key), `limit + 1` groups."""
     s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
     ctes = s.ctes(sessions=True)
-    pv = pageviews_cte(s, page_key(s, q), path_first=q.group_by == "path")
+    key = page_key(s, q)
+    pv = pageviews_cte(s, key, path_first=q.group_by == "path")
+    measures = _measures(s, q, bitmaps=_bitmaps_fit(s, q, key))
     s.sql = (
         f"{ctes},\n{pv}\n"
-        f"SELECT k, grouping(k) AS is_total, {_measures(s, q)} FROM pv "
+        f"SELECT k, grouping(k) AS is_total, {measures} FROM pv "
         "GROUP BY GROUPING SETS ((k), ()) HAVING sum(counted) > 0 "
         f"ORDER BY grouping(k) DESC, sum(counted) DESC, k LIMIT {s.p(q.limit + 2)}"
     )

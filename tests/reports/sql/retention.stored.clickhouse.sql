@@ -1,7 +1,7 @@
-WITH ev AS (SELECT pnum AS person, ts, uuid, event_name, type, event, path, url, title, search_keyword, TRUE AS sel, (ts >= {p2:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')}) AS in_range FROM session_events WHERE workspace_id = {p0:String} AND ts >= {p4:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')} AND event_name IN {p7:Array(String)}),
+WITH ev AS (SELECT pnum AS person, ts, uuid, event_name, type, event, path, url, title, search_keyword, TRUE AS sel, (ts >= {p2:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')}) AS in_range FROM session_events WHERE workspace_id = {p0:String} AND ts >= {p4:DateTime64(6, 'UTC')} AND ts <= {p3:DateTime64(6, 'UTC')} AND event_name IN {p8:Array(String)}),
 fe AS (SELECT * FROM ev WHERE sel),
-rv AS (SELECT person, ts, uuid, (type = 'page') AS is_s, (type = 'page') AS is_r, (type = 'page') AS is_s0, '' AS bd, CAST(floor((toInt64(dateDiff('day', toDate('1970-01-01'), toDate(toTimeZone(ts, {p1:String})))) - 4) / 7) AS BIGINT) AS pn FROM fe WHERE (type = 'page')),
-st AS (SELECT DISTINCT person, bd, pn AS c FROM rv WHERE is_s AND pn BETWEEN {p5:Int64} AND {p6:Int64}),
-rt AS (SELECT person, bd AS bd, pn AS r FROM rv WHERE is_r AND pn BETWEEN {p5:Int64} AND {p6:Int64} GROUP BY person, bd, pn HAVING count(*) >= {p9:Int64}),
-hits AS (SELECT st.person AS person, st.bd AS bd, st.c AS c, rt.r - st.c AS k FROM st JOIN rt ON rt.person = st.person AND rt.bd = st.bd WHERE rt.r > st.c AND rt.r - st.c < {p8:Int64})
+rv AS (SELECT person, ts, uuid, (type = 'page') AS is_s, (type = 'page') AS is_r, (type = 'page') AS is_s0, '' AS bd, CAST(floor((intDiv((toUnixTimestamp64Micro(ts) + {p5:Int64}), 86400000000) - 4) / 7) AS BIGINT) AS pn FROM fe WHERE (type = 'page')),
+st AS (SELECT DISTINCT person, bd, pn AS c FROM rv WHERE is_s AND pn BETWEEN {p6:Int64} AND {p7:Int64}),
+rt AS (SELECT person, bd AS bd, pn AS r FROM rv WHERE is_r AND pn BETWEEN {p6:Int64} AND {p7:Int64} GROUP BY person, bd, pn HAVING count(*) >= {p10:Int64}),
+hits AS (SELECT st.person AS person, st.bd AS bd, st.c AS c, rt.r - st.c AS k FROM st JOIN rt ON rt.person = st.person AND rt.bd = st.bd WHERE rt.r > st.c AND rt.r - st.c < {p9:Int64})
 SELECT part, bd, c, k, n FROM (SELECT 0 AS part, bd, c, CAST(0 AS BIGINT) AS k, count(*) AS n FROM st GROUP BY bd, c UNION ALL SELECT 1 AS part, bd, c, CAST(k AS BIGINT) AS k, count(*) AS n FROM hits GROUP BY bd, c, k) counts ORDER BY part, bd, c, k
