@@ -101,7 +101,7 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: boo
         "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
     )
     joined = "JOIN os ON sx.person = os.oper AND sx.sid = os.osid "
-    if not s.all_sessions_count:
+    if not s.all_sessions_count or conversions:  # (`source` is a window: read it once)
         return (
             f"{os}pv AS ({columns.replace('@engaged@', 'os.engaged', 1)}{joined}WHERE {pageview})"
         )

@@ -6,12 +6,11 @@ within a session; excluded items are dropped, then each run of one item collapse
 event; steps are numbered ("1_/home", "2_/pricing") so the graph is a DAG; a start point keeps
 the path from its first occurrence on, an end point the N steps that led to its first
 occurrence; with both, a path longer than N keeps its head and tail around a "..." step. All
-of it, aggregates included, is one SQL statement of window functions over the sessions.
+of it, aggregates included, is one SQL statement over the sessions.
 
-Measured on the demo shop data replicated to 9.5 M events (2-core VM, DuckDB 2.0.1, other
-test suites running): 15.6-19.1 s at load 1.5, of which 8.9 s is Scope's sessions alone; at
-load 4-6, 30 s CPU of which 15.7 s is the sessions. The 2 s target needs stored sessions.
-Details: docs/reports/paths.md, "Performance".
+With stored sessions it reads the stored runs and needs no window pass over the steps (about
+1.6 s at 10 M events on the 2-core benchmark machine; the target is 2 s). Details:
+docs/reports/paths.md, "Performance".
 """
 
 from __future__ import annotations
