@@ -32,6 +32,8 @@ class Dialect:
     """DuckDB's spelling; ClickHouse overrides what differs."""
 
     name = "duckdb"
+    # count_numbers is a bitmap over the column's range (memory per group: range / 8 bytes)
+    bitmaps = True
 
     def placeholder(self, name: str, value: Any) -> str:
         return f"${name}"
@@ -98,10 +100,6 @@ class Dialect:
 
     def year_month(self, local_ts: str) -> str:
         return f"(year({local_ts}) * 12 + month({local_ts}) - 1)"
-
-    def approx_distinct(self, expr: str) -> str:
-        """An estimate of count(DISTINCT expr), for sizing work (never shown)."""
-        return f"approx_count_distinct({expr})"
 
     def count_numbers(self, column: str) -> str:
         """count(DISTINCT column) of a BIGINT column read straight from a table (its
@@ -175,6 +173,7 @@ class Dialect:
 
 class ClickHouse(Dialect):
     name = "clickhouse"
+    bitmaps = False
 
     def placeholder(self, name: str, value: Any) -> str:
         return f"{{{name}:{_ch_type(value)}}}"
@@ -214,9 +213,6 @@ class ClickHouse(Dialect):
 
     def year_month(self, local_ts: str) -> str:
         return f"(toYear({local_ts}) * 12 + toMonth({local_ts}) - 1)"
-
-    def approx_distinct(self, expr: str) -> str:
-        return f"uniq({expr})"
 
     def count_numbers(self, column: str) -> str:
         return f"uniqExact({column})"

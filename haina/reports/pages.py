@@ -119,25 +119,28 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: boo
 BITMAP_BYTES = 128 << 20
 
 
-def _bitmaps_fit(s: Scope, q: PagesQuery, key: str) -> bool:
-    """Whether the visitors of each group can be counted with bitmaps of person numbers:
-    only on the stored tables (numbers), for few enough groups (patterns: known; else a
-    quick estimate) times people."""
+def _bitmaps_fit(s: Scope, q: PagesQuery) -> bool:
+    """Whether the visitors of each group can be counted by `Dialect.count_numbers`: only
+    on the stored tables (person numbers); with DuckDB's bitmaps, only for few enough groups
+    (patterns: known; else the column's distinct values in the whole table, from its
+    statistics: an instant upper estimate) times people."""
     if not s.stored:
         return False
-    people = s.ctx.engine.rows(
-        f"SELECT max(pnum) FROM derive_people WHERE workspace_id = {s.ws}", s.params.values
+    if not s.d.bitmaps:
+        return True
+    engine, values = s.ctx.engine, s.params.values
+    people = engine.rows(
+        f"SELECT max(pnum) FROM derive_people WHERE workspace_id = {s.ws}", values
     )[0][0]
     if q.group_by == "pattern":
         groups = len(q.patterns) + 1
     else:
-        groups = s.ctx.engine.rows(
-            f"SELECT {s.d.approx_distinct(key.replace('sx.', ''))} FROM session_events "
-            f"WHERE workspace_id = {s.ws} AND sstart >= {s.lo} AND sstart <= {s.hi} "
-            "AND event_name = '$pageview'",
-            s.params.values,
-        )[0][0]
-    return int(groups or 0) * (int(people or 0) // 8 + 1) <= BITMAP_BYTES
+        found = engine.rows(f"SELECT stats({q.group_by}) FROM session_events LIMIT 1", {})
+        stats = found[0][0] if found else None
+        if not isinstance(stats, dict) or "approx_unique" not in stats:
+            return False
+        groups = int(stats["approx_unique"] * 1.1) + 10  # HyperLogLog: a few % off
+    return groups * (int(people or 0) // 8 + 1) <= BITMAP_BYTES
 
 
 def _measures(s: Scope, q: PagesQuery, bitmaps: bool = False) -> str:
@@ -175,7 +178,7 @@ def build(ctx: ReportContext, q: PagesQuery, rng: Range) -> Scope:
     ctes = s.ctes(sessions=True)
     key = page_key(s, q)
     pv = pageviews_cte(s, key, path_first=q.group_by == "path")
-    measures = _measures(s, q, bitmaps=_bitmaps_fit(s, q, key))
+    measures = _measures(s, q, bitmaps=_bitmaps_fit(s, q))
     s.sql = (
         f"{ctes},\n{pv}\n"
         f"SELECT k, grouping(k) AS is_total, {measures} FROM pv "

@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from haina.query import Engine, ReportSettings
+from haina.reports import pages
 from haina.store.events.clickhouse import insert_arrow
 from haina.store.events.schema import EVENT_ARROW_SCHEMA
 
@@ -202,6 +203,18 @@ def test_demo_pages_match_a_plain_python_count(both: RunBoth, engines: dict[str,
     overview = both("overview", {**BODY_DEMO, "compare": False})
     assert totals["views"] == overview["totals"]["pageviews"]
     assert totals["bounce_rate"] == overview["totals"]["bounce_rate"]
+
+
+def test_visitors_by_bitmap_and_by_distinct_count_agree(
+    both: RunBoth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On DuckDB's stored sessions visitors per page are bits set in a bitmap of person
+    # numbers while groups x people fit the budget, a distinct count beyond: `both` checks
+    # each against the derived sessions and ClickHouse.
+    body = {**BODY_DEMO, "group_by": "url", "limit": 1000}
+    with_bitmaps = both("pages", body)
+    monkeypatch.setattr(pages, "BITMAP_BYTES", 0)
+    assert both("pages", body) == with_bitmaps
 
 
 @pytest.mark.parametrize(
