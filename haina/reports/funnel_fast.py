@@ -117,11 +117,12 @@ def evaluate_many(
     parts = [(np.ones(len(simple), np.int64), np.zeros(len(simple), bool), first_one)]
 
     order = np.flatnonzero(~tied_person & ~trivial)
-    order = order[np.argsort(-lengths[order], kind="stable")]
+    cts, csteps, cxsteps, cstarts, clengths = _collapsed(ts, steps, xsteps, starts, ends)
+    order = order[np.argsort(-clengths[order], kind="stable")]
     # People in batches: the attempt state is (people, steps + 1, steps) step times.
     batch = max(1, CHUNK_BYTES // ((n + 1) * n * 8))
     parts += [
-        _lockstep(funnel, ts, steps, xsteps, starts[chunk], lengths[chunk])
+        _lockstep(funnel, cts, csteps, cxsteps, cstarts[chunk], clengths[chunk])
         for chunk in (order[k : k + batch] for k in range(0, len(order), batch))
     ]
     order = np.concatenate([simple, order])
@@ -139,6 +140,31 @@ def evaluate_many(
         ),
         left_out,
     )
+
+
+def _collapsed(
+    ts: I64, steps: I64, xsteps: I64, starts: I64, ends: I64
+) -> tuple[I64, I64, I64, I64, I64]:
+    """The rows without those that cannot change the outcome: of a run of events matching
+    step 1 only (no other step, no exclusion), only the last can matter (each one replaces
+    the attempt the previous one opened), except the person's first step-1 event, which
+    sets the best attempt of someone who gets no further. Fewer rows, fewer lockstep rounds
+    (a shopper's many product views before one add to cart). Returns the kept rows' ts,
+    steps and xsteps, and each person's new first row and count."""
+    pure = (steps == 1) & (xsteps == 0)
+    # (A person's last row may go too when the next person's first is such: nothing after
+    # it could use the attempt it opens.)
+    drop = pure & np.r_[pure[1:], False]
+    opening = np.flatnonzero((steps & 1) == 1)
+    at = np.searchsorted(opening, starts)
+    has = at < len(opening)
+    first = opening[at[has]]
+    first = first[first < ends[has]]
+    drop[first] = False
+    keep = ~drop
+    counts = np.add.reduceat(keep.astype(np.int64), starts) if len(starts) else starts
+    new_starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64) if len(starts) else starts
+    return ts[keep], steps[keep], xsteps[keep], new_starts, counts
 
 
 def _lockstep(
