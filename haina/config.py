@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(default="512MB", pattern=_SIZE)
     # ... raised to this while reports (and stored-session refreshes) run: under the lower
     # limit they spill to disk and take 2-3 times as long (docs/benchmarks.md).
-    duckdb_report_memory_limit: str = Field(default="1536MB", pattern=_SIZE)
+    duckdb_report_memory_limit: str = Field(default="1280MB", pattern=_SIZE)
     # WAL size at which DuckDB checkpoints inside a commit (that commit's requests wait).
     duckdb_checkpoint_threshold: str = Field(default="128MB", pattern=_SIZE)
     # A report query running longer than this is stopped with a clear error (seconds).

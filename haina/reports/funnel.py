@@ -220,9 +220,8 @@ class _Events:
         # Rows by person, then time (sorted here: cheaper than in SQL); events sharing a
         # timestamp are ordered by uuid where it matters, in one_by_one.
         order = _by_person_and_time(code, ts, entered)
-        if q.breakdown is None:
-            value = np.full(len(order), None, dtype=object)
-        else:
+        value = None  # no breakdown
+        if q.breakdown is not None:
             value = np.array(col["bvalue"].to_pylist(), dtype=object)[order]
         uuid = col["uuid"].to_numpy()[order] if "uuid" in col else None
         excl = col["excl"].to_numpy().astype(np.int64)[order]
@@ -256,6 +255,8 @@ def _one_by_one(
     value: Any,
 ) -> Outcomes:
     found: list[tuple[int, Outcome]] = []
+    if value is None:  # no breakdown
+        value = np.full(len(person), None, dtype=object)
     columns = (person, ts, uuid.astype(str), steps, excl, value)
     rows = sorted(zip(*(c.tolist() for c in columns), strict=True), key=itemgetter(0, 1, 2))
     for who, group in groupby(rows, key=itemgetter(0)):

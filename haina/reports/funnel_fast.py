@@ -69,7 +69,7 @@ def evaluate_many(
     ts: I64,
     steps: I64,
     exclusions: I64,
-    value: npt.NDArray[np.object_],
+    value: npt.NDArray[np.object_] | None,
     max_events: int = LOCKSTEP_MAX_EVENTS,
 ) -> tuple[Outcomes, npt.NDArray[np.bool_]]:
     """Rows grouped by person (any codes: equal means same person) and sorted by (ts, uuid)
@@ -82,13 +82,9 @@ def evaluate_many(
     xsteps = guarded_steps(funnel, exclusions)
     keep = (steps != 0) | (xsteps != 0) | (funnel.order == "strict")
     rows = np.flatnonzero(keep)
-    person, ts, steps, xsteps, value = (
-        person[rows],
-        ts[rows],
-        steps[rows],
-        xsteps[rows],
-        value[rows],
-    )
+    if len(rows) < len(keep):  # (the SQL usually fetched only rows that match something)
+        person, ts, steps, xsteps = person[rows], ts[rows], steps[rows], xsteps[rows]
+        value = value[rows] if value is not None else None
     if len(rows) == 0:
         return Outcomes.empty(n), np.zeros(0, dtype=bool)
     starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
@@ -236,11 +232,11 @@ def _lockstep(
 
 
 def _values(
-    funnel: Funnel, value: npt.NDArray[np.object_], starts: I64, ends: I64
+    funnel: Funnel, value: npt.NDArray[np.object_] | None, starts: I64, ends: I64
 ) -> npt.NDArray[np.object_]:
     """Each person's breakdown value: the first (last) non-missing one of their rows."""
     out = np.full(len(starts), "", dtype=object)
-    if not funnel.breakdown or not len(starts):
+    if not funnel.breakdown or value is None or not len(starts):
         return out
     has = np.flatnonzero(value != None)  # noqa: E711 - element-wise
     if not len(has):

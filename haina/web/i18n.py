@@ -197,6 +197,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "pages.need_patterns": "Enter at least one pattern: a name and a regular expression on "
         "the path.",
         "pages.pattern_needs_regex": "the pattern {name} needs a regular expression",
+        "pages.pattern_invalid": "the pattern {name}: {reason}",
+        "pages.api_body": "The query (POST /api/v1/reports/pages)",
         "pages.other": "(other)",
         "pages.chart_title": "Top pages by views",
         "pages.table_title": "All pages",
@@ -648,6 +650,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "pages.pattern_run": "分组显示",
         "pages.need_patterns": "请至少填写一条规则：名称和路径的正则表达式。",
         "pages.pattern_needs_regex": "规则 {name} 需要一个正则表达式",
+        "pages.pattern_invalid": "规则 {name}：{reason}",
+        "pages.api_body": "查询（POST /api/v1/reports/pages）",
         "pages.other": "（其他）",
         "pages.chart_title": "浏览量最高的页面",
         "pages.table_title": "全部页面",

@@ -4,6 +4,9 @@ the same body, and the filter bar changes them."""
 
 from __future__ import annotations
 
+import html as html_lib
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -245,6 +248,10 @@ def test_pages_by_url_pattern_are_the_api_result(shop: Shop, lang: str) -> None:
     ]
     assert ("(other)" if lang == "en" else "（其他）") in html
     assert 'name="pattern_name" value="Products"' in html  # the form shows what ran
+    # The query that ran, as the API takes it (an analyst can replay it).
+    shown_body = re.search(r'<pre id="report-body">(.*?)</pre>', html, re.S)
+    assert shown_body is not None
+    assert json.loads(html_lib.unescape(shown_body.group(1))) == {**body, "filters": []}
     # The filter bar and the other groupings keep the patterns in their links.
     bar = html[html.index('<form class="filters') : html.index('<div class="filter-fields">')]
     assert bar.count('type="hidden" name="pattern_regex"') == 2
@@ -261,12 +268,12 @@ def test_pages_by_url_pattern_without_patterns_asks_for_one(shop: Shop) -> None:
 @pytest.mark.parametrize(
     ("regex", "message"),
     [
-        ("%28", "patterns.regex: invalid regular expression"),
+        ("%28", "the pattern Bad: invalid regular expression"),
         (
             "%28%3F%3D%2Fp%29",
-            "patterns.regex: invalid regular expression (RE2 syntax): invalid perl",
+            "the pattern Bad: invalid regular expression (RE2 syntax): invalid perl",
         ),
-        ("a%2B%2B", "patterns.regex: invalid regular expression (RE2 syntax): bad repetition"),
+        ("a%2B%2B", "the pattern Bad: invalid regular expression (RE2 syntax): bad repetition"),
         ("", "the pattern Bad needs a regular expression"),
     ],
 )
@@ -274,6 +281,19 @@ def test_a_bad_url_pattern_is_a_message_in_the_page(shop: Shop, regex: str, mess
     html = shop.page(f"/dashboard/pages?group_by=pattern&pattern_name=Bad&pattern_regex={regex}")
     assert 'class="report-error' in html and message in html
     assert 'id="pattern-form"' in html  # to correct it
+
+
+def test_a_bad_pattern_among_good_ones_is_named(shop: Shop) -> None:
+    html = shop.page(
+        "/dashboard/pages?group_by=pattern&pattern_name=Products&pattern_regex=%5E%2Fproduct"
+        "&pattern_name=Broken&pattern_regex=%28&pattern_name=Cart&pattern_regex=%5E%2Fcart"
+    )
+    assert "the pattern Broken: invalid regular expression" in html
+    assert "the pattern Products" not in html and "the pattern Cart" not in html
+    zh = shop.page(
+        "/dashboard/pages?group_by=pattern&pattern_name=%E5%9D%8F&pattern_regex=%28", "zh"
+    )
+    assert "规则 坏：invalid regular expression" in zh
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 from markupsafe import Markup
 from starlette.datastructures import QueryParams
 
+from haina.query.filters import re2_pattern
 from haina.web.i18n import Translator
 from haina.web.pages import PageContext, register_page
 from haina.web.report_charts import horizontal_bars
@@ -58,6 +59,18 @@ def patterns_from_query(params: QueryParams) -> list[Pattern]:
     return [Pattern(p.name or p.regex, p.regex) for p in rows if p.name or p.regex]
 
 
+def invalid_patterns(patterns: list[Pattern]) -> list[tuple[str, str]]:
+    """(name, reason) of each pattern whose regex the engines cannot run: the message names
+    the row to correct (the API's names only the field)."""
+    bad = []
+    for p in patterns:
+        try:
+            re2_pattern(p.regex)
+        except ValueError as exc:
+            bad.append((p.name, str(exc)))
+    return bad
+
+
 def _at(values: list[str], i: int) -> str:
     return values[i].strip() if i < len(values) else ""
 
@@ -80,17 +93,22 @@ async def pages(ctx: PageContext) -> Markup:
     group_by = one_of(params, "group_by", GROUPS, "path")
     patterns = patterns_from_query(params)
     outcome = None  # grouping by patterns needs one first: the page then shows the form
+    body: dict[str, Any] | None = None  # what ran, shown as the API query
     if group_by != "pattern":
         body = dated_body(ctx, group_by=group_by, limit=LIMIT)
         outcome = await run_page_report(ctx, "pages", body)
     elif missing := [p.name for p in patterns if not p.regex]:
         outcome = Outcome(None, ctx.t("pages.pattern_needs_regex", name=", ".join(missing)))
+    elif bad := invalid_patterns(patterns):
+        outcome = Outcome(None, "; ".join(ctx.t("pages.pattern_invalid", name=n, reason=r)
+                                          for n, r in bad))  # fmt: skip
     elif patterns:
         fields = [{"name": p.name, "regex": p.regex} for p in patterns]
         body = dated_body(ctx, group_by=group_by, patterns=fields, limit=LIMIT)
         outcome = await run_page_report(ctx, "pages", body)
     values: dict[str, Any] = {
         "outcome": outcome,
+        "body": body,
         "group_by": group_by,
         "groups": [(g, ctx.t(f"pages.group_{g}")) for g in GROUPS],
         "columns": COLUMNS,
