@@ -267,7 +267,7 @@ def test_pages_by_url_pattern(page: Any, shop: tuple[ServerProcess, dict[str, st
     page.fill("#pattern-form input[name=pattern_regex] >> nth=0", "(?=/product/)")
     page.click("#pattern-form button[type=submit]")
     page.wait_for_url("**pattern_regex=%28**")
-    assert "patterns.regex" in page.inner_text(".report-error")
+    assert "the pattern Products: invalid regular expression" in page.inner_text(".report-error")
 
 
 def test_pagespeed_shows_conversion_by_load_time(
