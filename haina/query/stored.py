@@ -270,12 +270,9 @@ def _derive(s: Scope) -> list[str]:
         "DROP TABLE IF EXISTS d_sx",
         s.d.temp_table("d_sx", flagged),
         number,
-        # In person-number and time order: a rebuild numbers each pass's people after the
-        # last pass's, so the table reads back grouped by person in time order (readers
-        # that sort by person and time, as the funnel does, then find it nearly sorted).
         "INSERT INTO session_events "
         + numbered(SESSION_EVENT_COLUMNS, "d_sx")
-        + " WHERE r.event_name <> '$engagement' ORDER BY dp.pnum, r.ts",
+        + " WHERE r.event_name <> '$engagement'",
         "INSERT INTO stored_sessions " + numbered(STORED_SESSION_COLUMNS, sessions),
         "DROP TABLE IF EXISTS d_sx",
     ]
