@@ -158,8 +158,10 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, st
     s = build(ctx, q, uuid=not fast)
     table = _fetch(ctx, s)
     people = _people(table.column("person"))
-    events = _Events.of(table, people.indices, q, funnel)
-    parts = []
+    # Ordered and strict funnels without a breakdown: people whose events only ever match
+    # step 1 are settled before the sort (most people of a funnel; their best attempt is
+    # their first step-1 event).
+    events, parts = _Events.of(table, people.indices, q, funnel, settle=fast and not q.breakdown)
     if fast:
         found, rest = evaluate_many(
             funnel, events.code, events.ts, events.steps, events.excl, events.value
@@ -169,7 +171,7 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, st
             tied = people.dictionary.take(pa.array(np.unique(events.code[rest])))
             again = _fetch(ctx, build(ctx, q, people=tied.to_pylist()))
             codes = pc.index_in(again.column("person"), value_set=people.dictionary)
-            parts.append(_Events.of(again, codes, q, funnel).one_by_one(funnel))
+            parts.append(_Events.of(again, codes, q, funnel)[0].one_by_one(funnel))
     else:
         parts.append(events.one_by_one(funnel))
     return _concat(parts, funnel.n_steps), people.dictionary, s.sql
@@ -208,15 +210,34 @@ class _Events:
     uuid: Any  # None when not fetched
 
     @classmethod
-    def of(cls, table: pa.Table, codes: Any, q: FunnelQuery, funnel: Funnel) -> _Events:
+    def of(
+        cls, table: pa.Table, codes: Any, q: FunnelQuery, funnel: Funnel, settle: bool = False
+    ) -> tuple[_Events, list[Outcomes]]:
+        """The events, and with `settle` the outcomes of the people whose events match
+        step 1 only (and, in strict funnels, no step at all), left out of the events."""
         col = {name: table.column(name) for name in table.column_names}
         code = pa.chunked_array([codes]).to_numpy().astype(np.int64)
         ts = col["t"].to_numpy().astype(np.int64)
         steps = col["steps"].to_numpy().astype(np.int64)
+        excl = col["excl"].to_numpy().astype(np.int64)
         # Only people who entered: a step-1 event (unordered funnels: any step).
         opening = steps > 0 if funnel.order == "unordered" else (steps & 1) == 1
         entered = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=bool)
         entered[code[opening]] = True
+        settled = []
+        if settle and len(code):
+            further = ((steps & ~1) != 0) | (excl != 0)
+            deep = np.bincount(code, weights=further, minlength=len(entered)) > 0
+            shallow = entered & ~deep
+            entered &= deep
+            first = np.full(len(entered), np.iinfo(np.int64).max, dtype=np.int64)
+            mine = opening & shallow[code]
+            np.minimum.at(first, code[mine], ts[mine])
+            who = np.flatnonzero(shallow)
+            times = np.zeros((len(who), funnel.n_steps), dtype=np.int64)
+            times[:, 0] = first[who]
+            none = np.zeros(len(who), dtype=np.int64)
+            settled.append(Outcomes(who, np.full(len(who), "", dtype=object), none, times))
         # Rows by person, then time (sorted here: cheaper than in SQL); events sharing a
         # timestamp are ordered by uuid where it matters, in one_by_one.
         order = _by_person_and_time(code, ts, entered)
@@ -224,8 +245,8 @@ class _Events:
         if q.breakdown is not None:
             value = np.array(col["bvalue"].to_pylist(), dtype=object)[order]
         uuid = col["uuid"].to_numpy()[order] if "uuid" in col else None
-        excl = col["excl"].to_numpy().astype(np.int64)[order]
-        return cls(code[order], ts[order], steps[order], excl, value, uuid)
+        events = cls(code[order], ts[order], steps[order], excl[order], value, uuid)
+        return events, settled
 
     def one_by_one(self, funnel: Funnel) -> Outcomes:
         assert self.uuid is not None, "ties are ordered by uuid: fetch it"
