@@ -148,9 +148,10 @@ def build(
     return s
 
 
-def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, str]:
+def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, list[str]]:
     """Every entered person's outcome (columns; `person` holds codes into the returned
-    array of person ids), and the SQL that gathered their events. Ordered and strict
+    array of person ids), and the SQL that gathered their events (a second statement when
+    people with tied timestamps needed their events again, with uuids). Ordered and strict
     funnels go through the lockstep evaluator (`funnel_fast`); the rest, and people with
     two events at one timestamp, through `funnel_eval` person by person."""
     funnel = q.funnel()
@@ -162,6 +163,7 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, st
     # step 1 are settled before the sort (most people of a funnel; their best attempt is
     # their first step-1 event).
     events, parts = _Events.of(table, people.indices, q, funnel, settle=fast and not q.breakdown)
+    ran = [s.sql]
     if fast:
         found, rest = evaluate_many(
             funnel, events.code, events.ts, events.steps, events.excl, events.value
@@ -169,12 +171,14 @@ def outcomes(ctx: ReportContext, q: FunnelQuery) -> tuple[Outcomes, pa.Array, st
         parts.append(found)
         if rest.any():  # their events again, with the uuids that order ties
             tied = people.dictionary.take(pa.array(np.unique(events.code[rest])))
-            again = _fetch(ctx, build(ctx, q, people=tied.to_pylist()))
+            second = build(ctx, q, people=tied.to_pylist())
+            ran.append(second.sql)
+            again = _fetch(ctx, second)
             codes = pc.index_in(again.column("person"), value_set=people.dictionary)
             parts.append(_Events.of(again, codes, q, funnel)[0].one_by_one(funnel))
     else:
         parts.append(events.one_by_one(funnel))
-    return _concat(parts, funnel.n_steps), people.dictionary, s.sql
+    return _concat(parts, funnel.n_steps), people.dictionary, ran
 
 
 def _people(column: pa.ChunkedArray) -> pa.DictionaryArray:
@@ -383,7 +387,7 @@ def run(ctx: ReportContext, q: FunnelQuery) -> dict[str, Any]:
         "window": q.window.model_dump(),
         **(shape(q, found) if q.breakdown is None else {}),
         "freshness": freshness(ctx),
-        "sql": [sql],
+        "sql": sql,
     }
     if q.breakdown is not None:
         values, sizes = np.unique(found.value.astype(str), return_counts=True)
@@ -426,7 +430,7 @@ def people(ctx: ReportContext, q: FunnelPeopleQuery) -> dict[str, Any]:
             }
             for i in page
         ],  # fmt: skip
-        "sql": [sql],
+        "sql": sql,
     }
 
 

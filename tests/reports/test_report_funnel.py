@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from haina.query import ReportContext, ReportSettings
 from haina.reports.funnel import FunnelPeopleQuery, FunnelQuery, _concat, _Events, people
 from haina.reports.funnel_fast import evaluate_many
+from haina.reports.registry import run_report
 
 UTC = ReportSettings(timezone="UTC")
 RANGE = {"date_from": "2026-11-01", "date_to": "2026-11-30", "timezone": "UTC"}
@@ -117,6 +118,10 @@ def test_people_with_ties_and_without_are_evaluated_together(engines: Any) -> No
     ]
     assert counts(rows) == [3, 2, 1]
     engines = engines_for(make_events(rows))
+    for found, statements in ((engines, 2), (engines_for(make_events(rows[3:])), 1)):
+        for engine in found.values():  # the SQL that ran, the second statement included
+            ctx = ReportContext(engine, found.workspace, UTC)
+            assert len(run_report(ctx, "funnel", {**RANGE, "steps": STEPS})["sql"]) == statements
     for converted, step, who in ((True, 2, ["a", "b"]), (False, 2, ["c"]), (True, 3, ["a"])):
         q = FunnelPeopleQuery.model_validate(
             {**RANGE, "steps": STEPS, "step": step, "converted": converted}
