@@ -50,15 +50,8 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     args = p.parse_args()
     # The same server options as `haina serve` (haina/cli.py).
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=30,
-    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", loop="uvloop",
+                http="httptools", timeout_graceful_shutdown=30)
 
 
 if __name__ == "__main__":

@@ -38,12 +38,8 @@ from haina.testing import create_workspace, free_port, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
-TARGETS = {
-    "batch_events_per_s": 50_000,
-    "single_requests_per_s": 3_000,
-    "p99_ms": 50.0,
-    "rss_mb": 400.0,
-}
+TARGETS = {"batch_events_per_s": 50_000, "single_requests_per_s": 3_000, "p99_ms": 50.0,
+           "rss_mb": 400.0}
 
 
 # -- the server process: RSS and CPU from /proc -----------------------------------------------
@@ -74,15 +70,13 @@ def rss_mb(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
     """(all threads, main thread) CPU seconds of the process tree's root."""
-
     def ticks(stat: Path) -> int:
         fields = stat.read_text().rpartition(")")[2].split()
         return int(fields[11]) + int(fields[12])  # utime + stime
 
     try:
         return ticks(Path(f"/proc/{pid}/stat")) / TICK, ticks(
-            Path(f"/proc/{pid}/task/{pid}/stat")
-        ) / TICK
+            Path(f"/proc/{pid}/task/{pid}/stat")) / TICK
     except OSError:
         return 0.0, 0.0
 
@@ -149,9 +143,8 @@ class Run:
         return float(self.result["events_acked"]) / float(self.result["elapsed_s"])
 
 
-def measured(
-    name: str, pid: int, sampler: RssSampler, prefix: str, go: Callable[[], dict[str, Any]]
-) -> Run:
+def measured(name: str, pid: int, sampler: RssSampler, prefix: str,
+             go: Callable[[], dict[str, Any]]) -> Run:
     sampler.reset()
     cpu0, main0 = cpu_seconds(pid)
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -164,25 +157,13 @@ def measured(
     (busy1, steal1), self1 = machine_cpu(), own_cpu()
     client = child1.ru_utime + child1.ru_stime - child0.ru_utime - child0.ru_stime
     other = busy1 - busy0 - (cpu1 - cpu0) - client - (self1 - self0)
-    run = Run(
-        name,
-        result,
-        sampler.peak,
-        (cpu1 - cpu0) / wall,
-        (main1 - main0) / wall,
-        client / wall,
-        max(0.0, other) / wall,
-        (steal1 - steal0) / wall,
-        prefix,
-    )
-    print(
-        f"  {name:<17} {run.events_per_s:>8,.0f} ev/s {run.requests_per_s:>7,.0f} req/s  "
-        f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  "
-        f"server {run.server_cpu:.2f} cores ({run.cpu_us_per_event:,.0f} us/event)  "
-        f"client {run.client_cpu:.2f}  other {run.other_cpu:.2f}  "
-        f"errors {result['errors']} {result['statuses']}",
-        flush=True,
-    )
+    run = Run(name, result, sampler.peak, (cpu1 - cpu0) / wall, (main1 - main0) / wall,
+              client / wall, max(0.0, other) / wall, (steal1 - steal0) / wall, prefix)
+    print(f"  {name:<17} {run.events_per_s:>8,.0f} ev/s {run.requests_per_s:>7,.0f} req/s  "
+          f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  "
+          f"server {run.server_cpu:.2f} cores ({run.cpu_us_per_event:,.0f} us/event)  "
+          f"client {run.client_cpu:.2f}  other {run.other_cpu:.2f}  "
+          f"errors {result['errors']} {result['statuses']}", flush=True)
     return run
 
 
@@ -200,41 +181,21 @@ class Target:
     rss_idle_mb: float = 0.0
 
 
-def closed(
-    t: Target, args: argparse.Namespace, kind: str, prefix: str, duration: float
-) -> Callable[[], dict[str, Any]]:
+def closed(t: Target, args: argparse.Namespace, kind: str, prefix: str,
+           duration: float) -> Callable[[], dict[str, Any]]:
     path = "/v1/batch" if kind == "batch" else "/v1/track"
     if args.client == "wrk":
-        return lambda: run_wrk(
-            t.base_url, path, t.auth, kind, prefix, duration=duration, connections=args.connections
-        )
-    return lambda: run_python(
-        "127.0.0.1",
-        t.port,
-        path,
-        t.auth,
-        kind,
-        prefix,
-        duration=duration,
-        connections=args.connections,
-    )
+        return lambda: run_wrk(t.base_url, path, t.auth, kind, prefix, duration=duration,
+                               connections=args.connections)
+    return lambda: run_python("127.0.0.1", t.port, path, t.auth, kind, prefix,
+                              duration=duration, connections=args.connections)
 
 
-def paced(
-    t: Target, args: argparse.Namespace, kind: str, prefix: str, rate: float
-) -> Callable[[], dict[str, Any]]:
+def paced(t: Target, args: argparse.Namespace, kind: str, prefix: str,
+          rate: float) -> Callable[[], dict[str, Any]]:
     path = "/v1/batch" if kind == "batch" else "/v1/track"
-    return lambda: run_python(
-        "127.0.0.1",
-        t.port,
-        path,
-        t.auth,
-        kind,
-        prefix,
-        duration=args.duration,
-        connections=args.connections,
-        rate=rate,
-    )
+    return lambda: run_python("127.0.0.1", t.port, path, t.auth, kind, prefix,
+                              duration=args.duration, connections=args.connections, rate=rate)
 
 
 def wait_until_quiet(limit_s: float, threshold: float = 0.25) -> None:
@@ -254,7 +215,6 @@ def drive(t: Target, args: argparse.Namespace, run_id: str, with_half_peak: bool
     t.rss_idle_mb = rss_mb(t.pid)
     sampler = RssSampler(t.pid)
     try:
-
         def go(name: str, make: Callable[[str], Callable[[], dict[str, Any]]]) -> Run:
             wait_until_quiet(args.wait_quiet)
             prefix = f"{run_id}-{name}-"
@@ -267,7 +227,8 @@ def drive(t: Target, args: argparse.Namespace, run_id: str, with_half_peak: bool
         single = go("single", lambda p: closed(t, args, "single", p, args.duration))
         if with_half_peak:
             go("batch_half_peak", lambda p: paced(t, args, "batch", p, batch.requests_per_s / 2))
-            go("single_half_peak", lambda p: paced(t, args, "single", p, single.requests_per_s / 2))
+            go("single_half_peak",
+               lambda p: paced(t, args, "single", p, single.requests_per_s / 2))
     finally:
         sampler.stop()
         t.rss_overall_mb = sampler.overall
@@ -293,16 +254,13 @@ def verify(path: Path, target: Target, connections: int) -> None:
     """Count what each run stored, by its messageId prefix, against what was acknowledged."""
     with duckdb.connect(str(path), read_only=True) as conn:
         for run in target.runs.values():
-            row = conn.execute(
-                "SELECT count(*) FROM events WHERE starts_with(message_id, ?)", [run.prefix]
-            ).fetchone()
+            row = conn.execute("SELECT count(*) FROM events WHERE starts_with(message_id, ?)",
+                               [run.prefix]).fetchone()
             run.stored = int(row[0]) if row else 0
         total = conn.execute("SELECT count(*) FROM events").fetchone()
         quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()
-    print(
-        f"  stored events: {total[0] if total else 0:,}; "
-        f"quarantined: {quarantined[0] if quarantined else 0}"
-    )
+    print(f"  stored events: {total[0] if total else 0:,}; "
+          f"quarantined: {quarantined[0] if quarantined else 0}")
     for run in target.runs.values():
         acked, stored = run.result["events_acked"], run.stored or 0
         if run.result["client"] == "python":
@@ -312,21 +270,15 @@ def verify(path: Path, target: Target, connections: int) -> None:
             slack = connections * run.result["events_per_request"]
             ok = acked <= stored <= acked + slack
             note = f"wrk drops up to {slack:,} in flight at its deadline"
-        print(
-            f"  {run.name:<22} acknowledged {acked:>9,}  stored {stored:>9,}  "
-            f"{'OK' if ok else 'MISMATCH'} ({note})"
-        )
+        print(f"  {run.name:<22} acknowledged {acked:>9,}  stored {stored:>9,}  "
+              f"{'OK' if ok else 'MISMATCH'} ({note})")
         run.result["verified"] = ok
 
 
 def bench_bare(args: argparse.Namespace, run_id: str) -> Target:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_app", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bare_app", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -371,15 +323,19 @@ def report(haina: Target, bare: Target) -> dict[str, Any]:
         ("batch: p99 ms", h["batch"].result["p99_ms"], b["batch"].result["p99_ms"]),
         ("batch: server CPU (cores)", h["batch"].server_cpu, b["batch"].server_cpu),
         ("batch: event-loop thread CPU", h["batch"].server_main_cpu, b["batch"].server_main_cpu),
-        ("batch: server CPU us/event", h["batch"].cpu_us_per_event, b["batch"].cpu_us_per_event),
+        ("batch: server CPU us/event", h["batch"].cpu_us_per_event,
+         b["batch"].cpu_us_per_event),
         ("batch: client CPU (cores)", h["batch"].client_cpu, b["batch"].client_cpu),
         ("batch: other work on machine", h["batch"].other_cpu, b["batch"].other_cpu),
-        ("single (/v1/track): requests/s", h["single"].requests_per_s, b["single"].requests_per_s),
+        ("single (/v1/track): requests/s", h["single"].requests_per_s,
+         b["single"].requests_per_s),
         ("single: p50 ms", h["single"].result["p50_ms"], b["single"].result["p50_ms"]),
         ("single: p99 ms", h["single"].result["p99_ms"], b["single"].result["p99_ms"]),
         ("single: server CPU (cores)", h["single"].server_cpu, b["single"].server_cpu),
-        ("single: event-loop thread CPU", h["single"].server_main_cpu, b["single"].server_main_cpu),
-        ("single: server CPU us/event", h["single"].cpu_us_per_event, b["single"].cpu_us_per_event),
+        ("single: event-loop thread CPU", h["single"].server_main_cpu,
+         b["single"].server_main_cpu),
+        ("single: server CPU us/event", h["single"].cpu_us_per_event,
+         b["single"].cpu_us_per_event),
         ("single: client CPU (cores)", h["single"].client_cpu, b["single"].client_cpu),
         ("single: other work on machine", h["single"].other_cpu, b["single"].other_cpu),
         ("server RSS MB after start", haina.rss_idle_mb, bare.rss_idle_mb),
@@ -392,62 +348,42 @@ def report(haina: Target, bare: Target) -> dict[str, Any]:
     hb, hs = h["batch_half_peak"], h["single_half_peak"]
     print("\nHaina at half of peak (open loop, paced; latency from the scheduled send time):")
     for run in (hb, hs):
-        print(
-            f"  {run.name:<18} target {run.result['target_rate']:,.0f} req/s -> "
-            f"{run.requests_per_s:,.0f} req/s ({run.events_per_s:,.0f} ev/s)  "
-            f"p50 {run.result['p50_ms']:.1f} ms  p99 {run.result['p99_ms']:.1f} ms  "
-            f"max {run.result['max_ms']:.1f} ms"
-        )
+        print(f"  {run.name:<18} target {run.result['target_rate']:,.0f} req/s -> "
+              f"{run.requests_per_s:,.0f} req/s ({run.events_per_s:,.0f} ev/s)  "
+              f"p50 {run.result['p50_ms']:.1f} ms  p99 {run.result['p99_ms']:.1f} ms  "
+              f"max {run.result['max_ms']:.1f} ms")
     targets = {
-        "batched >= 50,000 events/s": (
-            h["batch"].events_per_s,
-            verdict(h["batch"].events_per_s, TARGETS["batch_events_per_s"], True),
-        ),
-        "single >= 3,000 requests/s": (
-            h["single"].requests_per_s,
-            verdict(h["single"].requests_per_s, TARGETS["single_requests_per_s"], True),
-        ),
-        "p99 < 50 ms at half peak (batched)": (
-            hb.result["p99_ms"],
-            verdict(hb.result["p99_ms"], TARGETS["p99_ms"], False),
-        ),
-        "p99 < 50 ms at half peak (single)": (
-            hs.result["p99_ms"],
-            verdict(hs.result["p99_ms"], TARGETS["p99_ms"], False),
-        ),
-        "RSS < 400 MB": (
-            haina.rss_overall_mb,
-            verdict(haina.rss_overall_mb, TARGETS["rss_mb"], False),
-        ),
+        "batched >= 50,000 events/s": (h["batch"].events_per_s,
+                                       verdict(h["batch"].events_per_s,
+                                               TARGETS["batch_events_per_s"], True)),
+        "single >= 3,000 requests/s": (h["single"].requests_per_s,
+                                       verdict(h["single"].requests_per_s,
+                                               TARGETS["single_requests_per_s"], True)),
+        "p99 < 50 ms at half peak (batched)": (hb.result["p99_ms"], verdict(
+            hb.result["p99_ms"], TARGETS["p99_ms"], False)),
+        "p99 < 50 ms at half peak (single)": (hs.result["p99_ms"], verdict(
+            hs.result["p99_ms"], TARGETS["p99_ms"], False)),
+        "RSS < 400 MB": (haina.rss_overall_mb,
+                         verdict(haina.rss_overall_mb, TARGETS["rss_mb"], False)),
     }
     busy = max(r.other_cpu + r.steal for t in (haina, bare) for r in t.runs.values())
     if busy > 0.2:
-        print(
-            f"\nWARNING: other work (or hypervisor steal) took up to {busy:.2f} cores during "
-            "these runs; throughput is understated. CPU us/event is the steadier figure."
-        )
+        print(f"\nWARNING: other work (or hypervisor steal) took up to {busy:.2f} cores during "
+              "these runs; throughput is understated. CPU us/event is the steadier figure.")
     print("\nTargets (durable commits included):")
     for name, (value, result) in targets.items():
         print(f"  {name:<38} {value:>12,.1f}  {result}")
-    return {
-        "rows": [{"metric": r[0], "haina": r[1], "bare": r[2]} for r in rows],
-        "targets": {k: {"value": v, "verdict": s} for k, (v, s) in targets.items()},
-        "runs": {
-            f"{who}.{n}": r.result
-            | {
-                "rss_peak_mb": r.rss_peak_mb,
-                "server_cpu": r.server_cpu,
-                "server_main_cpu": r.server_main_cpu,
-                "cpu_us_per_event": r.cpu_us_per_event,
-                "client_cpu": r.client_cpu,
-                "other_cpu": r.other_cpu,
-                "steal": r.steal,
-                "stored": r.stored,
-            }
-            for who, t in (("haina", haina), ("bare", bare))
-            for n, r in t.runs.items()
-        },
-    }
+    return {"rows": [{"metric": r[0], "haina": r[1], "bare": r[2]} for r in rows],
+            "targets": {k: {"value": v, "verdict": s} for k, (v, s) in targets.items()},
+            "runs": {f"{who}.{n}": r.result | {"rss_peak_mb": r.rss_peak_mb,
+                                               "server_cpu": r.server_cpu,
+                                               "server_main_cpu": r.server_main_cpu,
+                                               "cpu_us_per_event": r.cpu_us_per_event,
+                                               "client_cpu": r.client_cpu,
+                                               "other_cpu": r.other_cpu, "steal": r.steal,
+                                               "stored": r.stored}
+                     for who, t in (("haina", haina), ("bare", bare))
+                     for n, r in t.runs.items()}}
 
 
 def main() -> None:
@@ -455,57 +391,34 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     p.add_argument("--connections", type=int, default=64, help="concurrent connections")
     p.add_argument("--quick", action="store_true", help="2-second runs, for a smoke test")
-    p.add_argument(
-        "--client",
-        choices=("auto", "wrk", "python"),
-        default="auto",
-        help="closed-loop client (auto: wrk when installed)",
-    )
+    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                   help="closed-loop client (auto: wrk when installed)")
     p.add_argument("--json", type=Path, help="also write the figures to this file")
-    p.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="before each run, wait up to this long for other work on the machine "
-        "to stop (a shared development box)",
-    )
-    p.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        type=lambda kv: tuple(kv.split("=", 1)),
-        metavar="NAME=VALUE",
-        help="environment for the Haina server, e.g. HAINA_COMMIT_MAX_ROWS=10000 (repeatable)",
-    )
-    p.add_argument(
-        "--nice",
-        type=int,
-        default=None,
-        help="run the benchmark, its servers and clients at this nice value "
-        "(negative needs root): on a shared box, other work then skews less",
-    )
+    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                   help="before each run, wait up to this long for other work on the machine "
+                        "to stop (a shared development box)")
+    p.add_argument("--env", action="append", default=[], type=lambda kv: tuple(kv.split("=", 1)),
+                   metavar="NAME=VALUE", help="environment for the Haina server, e.g. "
+                   "HAINA_COMMIT_MAX_ROWS=10000 (repeatable)")
+    p.add_argument("--nice", type=int, default=None,
+                   help="run the benchmark, its servers and clients at this nice value "
+                        "(negative needs root): on a shared box, other work then skews less")
     args = p.parse_args()
     if args.quick:
         args.duration = 2.0
     if args.client == "auto":
         args.client = "wrk" if wrk_path() else "python"
         if args.client == "python":
-            print(
-                "NOTE: wrk is not installed (apt-get install wrk); the peak runs use the Python "
-                "client, which takes CPU from the server on 2 cores: peaks are lower bounds."
-            )
+            print("NOTE: wrk is not installed (apt-get install wrk); the peak runs use the Python "
+                  "client, which takes CPU from the server on 2 cores: peaks are lower bounds.")
     elif args.client == "wrk" and not wrk_path():
         sys.exit("error: --client wrk but wrk is not installed (apt-get install wrk)")
     if args.nice is not None:  # children inherit it: the servers and the clients
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     run_id = uuid.uuid4().hex[:8]
-    print(
-        f"ingest benchmark {run_id}: {args.duration:g} s runs, {args.connections} connections, "
-        f"peak client {args.client}, paced client python; {os.cpu_count()} CPUs, "
-        f"nice {os.getpriority(os.PRIO_PROCESS, 0)}",
-        flush=True,
-    )
+    print(f"ingest benchmark {run_id}: {args.duration:g} s runs, {args.connections} connections, "
+          f"peak client {args.client}, paced client python; {os.cpu_count()} CPUs, "
+          f"nice {os.getpriority(os.PRIO_PROCESS, 0)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="haina-bench-") as tmp:
         haina = bench_haina(args, Path(tmp), run_id)
         bare = bench_bare(args, run_id)

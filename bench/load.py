@@ -56,42 +56,17 @@ _UAS = (
     "(KHTML, like Gecko) Mobile/15E148 Instagram 325.0.0.35.91",
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 )
-_REFERRERS = (
-    "",
-    "",
-    "https://www.google.com/",
-    "https://www.bing.com/",
-    "https://www.facebook.com/",
-    "https://t.co/x8Jd2",
-    "https://news.ycombinator.com/",
-    "https://shop.example.com/category/shoes",
-    "https://duckduckgo.com/",
-)
-_CAMPAIGNS = (
-    None,
-    None,
-    None,
-    {
-        "name": "spring_sale",
-        "source": "google",
-        "medium": "cpc",
-        "term": "running shoes",
-        "content": "ad_a",
-    },
-    {"name": "newsletter_0412", "source": "newsletter", "medium": "email"},
-    {"name": "retargeting", "source": "facebook", "medium": "paid_social"},
-)
+_REFERRERS = ("", "", "https://www.google.com/", "https://www.bing.com/",
+              "https://www.facebook.com/", "https://t.co/x8Jd2", "https://news.ycombinator.com/",
+              "https://shop.example.com/category/shoes", "https://duckduckgo.com/")
+_CAMPAIGNS = (None, None, None,
+              {"name": "spring_sale", "source": "google", "medium": "cpc",
+               "term": "running shoes", "content": "ad_a"},
+              {"name": "newsletter_0412", "source": "newsletter", "medium": "email"},
+              {"name": "retargeting", "source": "facebook", "medium": "paid_social"})
 _CATEGORIES = ("shoes", "jackets", "bags", "socks", "hats", "outdoor")
-_EVENTS = (
-    "Product Viewed",
-    "Product Added",
-    "Checkout Started",
-    "Order Completed",
-    "Signed Up",
-    "Video Played",
-    "Search Performed",
-    "Coupon Applied",
-)
+_EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed",
+           "Signed Up", "Video Played", "Search Performed", "Coupon Applied")
 
 
 def _page(rng: random.Random) -> tuple[str, str, str]:
@@ -105,20 +80,11 @@ def _page(rng: random.Random) -> tuple[str, str, str]:
         path, title = f"/category/{cat}", f"{cat.title()} | Example Shop"
     elif pick < 0.8:
         q = rng.choice(("red shoes", "rain jacket", "wool socks", "gift card"))
-        return (
-            f"https://shop.example.com/search?q={q.replace(' ', '+')}",
-            "/search",
-            f"Search: {q}",
-        )
+        return (f"https://shop.example.com/search?q={q.replace(' ', '+')}", "/search",
+                f"Search: {q}")
     else:
-        path, title = rng.choice(
-            (
-                ("/", "Example Shop"),
-                ("/cart", "Cart"),
-                ("/checkout", "Checkout"),
-                ("/blog/fit-guide", "Fit guide"),
-            )
-        )
+        path, title = rng.choice((("/", "Example Shop"), ("/cart", "Cart"),
+                                  ("/checkout", "Checkout"), ("/blog/fit-guide", "Fit guide")))
     return f"https://shop.example.com{path}", path, title
 
 
@@ -128,24 +94,16 @@ def event(rng: random.Random, now: datetime) -> dict[str, Any]:
     referrer = rng.choice(_REFERRERS)
     campaign = rng.choice(_CAMPAIGNS)
     if campaign:
-        url += (
-            ("&" if "?" in url else "?") + f"utm_source={campaign['source']}"
-            f"&utm_medium={campaign['medium']}&utm_campaign={campaign['name']}"
-        )
+        url += ("&" if "?" in url else "?") + f"utm_source={campaign['source']}" \
+               f"&utm_medium={campaign['medium']}&utm_campaign={campaign['name']}"
     sent = now - timedelta(milliseconds=rng.randint(5, 400))
     original = sent - timedelta(milliseconds=rng.randint(1, 3000))
-    page = {
-        "path": path,
-        "referrer": referrer,
-        "search": url.partition("?")[2] and "?" + url.partition("?")[2],
-        "title": title,
-        "url": url,
-    }
+    page = {"path": path, "referrer": referrer, "search": url.partition("?")[2] and
+            "?" + url.partition("?")[2], "title": title, "url": url}
     context: dict[str, Any] = {
         "library": {"name": "analytics.js", "version": "npm:next-1.70.0"},
-        "page": page,
-        "userAgent": rng.choice(_UAS),
-        "locale": rng.choice(("en-US", "de-DE", "zh-CN", "fr-FR")),
+        "page": page, "userAgent": rng.choice(_UAS), "locale": rng.choice(("en-US", "de-DE",
+                                                                          "zh-CN", "fr-FR")),
         "timezone": rng.choice(("Europe/Berlin", "America/New_York", "Asia/Shanghai")),
         "screen": {"width": 1920, "height": 1080, "density": 2},
     }
@@ -154,11 +112,8 @@ def event(rng: random.Random, now: datetime) -> dict[str, Any]:
     kind = rng.choices(("page", "track", "identify"), (0.45, 0.45, 0.10))[0]
     user = f"user_{rng.randint(1, 20000)}" if rng.random() < 0.3 else None
     msg: dict[str, Any] = {
-        "type": kind,
-        "messageId": MID,
-        "anonymousId": str(uuid.UUID(int=rng.getrandbits(128))),
-        "context": context,
-        "integrations": {},
+        "type": kind, "messageId": MID, "anonymousId": str(uuid.UUID(int=rng.getrandbits(128))),
+        "context": context, "integrations": {},
         "originalTimestamp": original.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "sentAt": sent.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
@@ -172,32 +127,20 @@ def event(rng: random.Random, now: datetime) -> dict[str, Any]:
         msg.update(_track(rng))
     else:
         msg["userId"] = user or f"user_{rng.randint(1, 20000)}"
-        msg["traits"] = {
-            "email": f"{msg['userId']}@example.com",
-            "plan": "pro",
-            "name": "Ada Lovelace",
-            "company": {"name": "Acme", "size": 40},
-        }
+        msg["traits"] = {"email": f"{msg['userId']}@example.com", "plan": "pro",
+                         "name": "Ada Lovelace", "company": {"name": "Acme", "size": 40}}
     return msg
 
 
 def _track(rng: random.Random) -> dict[str, Any]:
     name = rng.choice(_EVENTS)
-    props: dict[str, Any] = {
-        "product_id": f"sku-{rng.randint(1, 3000)}",
-        "price": round(rng.uniform(5, 300), 2),
-        "currency": "USD",
-        "category": rng.choice(_CATEGORIES),
-    }
+    props: dict[str, Any] = {"product_id": f"sku-{rng.randint(1, 3000)}",
+                             "price": round(rng.uniform(5, 300), 2), "currency": "USD",
+                             "category": rng.choice(_CATEGORIES)}
     if name == "Order Completed":
-        props.update(
-            order_id=f"o-{rng.getrandbits(40):x}",
-            revenue=round(rng.uniform(20, 900), 2),
-            products=[
-                {"product_id": f"sku-{rng.randint(1, 3000)}", "quantity": 1}
-                for _ in range(rng.randint(1, 3))
-            ],
-        )
+        props.update(order_id=f"o-{rng.getrandbits(40):x}", revenue=round(rng.uniform(20, 900), 2),
+                     products=[{"product_id": f"sku-{rng.randint(1, 3000)}", "quantity": 1}
+                               for _ in range(rng.randint(1, 3))])
     return {"event": name, "properties": props}
 
 
@@ -208,10 +151,8 @@ def templates(kind: str, seed: int = 7) -> list[list[bytes]]:
     out: list[list[bytes]] = []
     if kind == "batch":
         for _ in range(BATCH_TEMPLATES):
-            body = {
-                "batch": [event(rng, now) for _ in range(100)],
-                "sentAt": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            }
+            body = {"batch": [event(rng, now) for _ in range(100)],
+                    "sentAt": now.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
             out.append(json.dumps(body, separators=(",", ":")).encode().split(MID.encode()))
         return out
     while len(out) < SINGLE_TEMPLATES:
@@ -233,12 +174,8 @@ def percentiles(latencies_s: Any) -> dict[str, float]:
     def at(q: float) -> float:
         return float(values[min(len(values) - 1, int(q * len(values)))] * 1000)
 
-    return {
-        "p50_ms": at(0.50),
-        "p99_ms": at(0.99),
-        "max_ms": values[-1] * 1000,
-        "mean_ms": sum(values) / len(values) * 1000,
-    }
+    return {"p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": values[-1] * 1000,
+            "mean_ms": sum(values) / len(values) * 1000}
 
 
 # -- the Python client ----------------------------------------------------------------------
@@ -247,17 +184,14 @@ def percentiles(latencies_s: Any) -> dict[str, float]:
 class _Client:
     """Keep-alive HTTP/1.1 connections sending pre-built bodies with fresh messageIds."""
 
-    def __init__(
-        self, host: str, port: int, path: str, auth: str, kind: str, prefix: str, deadline: float
-    ) -> None:
+    def __init__(self, host: str, port: int, path: str, auth: str, kind: str, prefix: str,
+                 deadline: float) -> None:
         self.host, self.port, self.deadline = host, port, deadline
         self.parts = templates(kind)
         self.per_request = len(self.parts[0]) - 1
-        self.head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {auth}\r\n"
-            "Content-Type: application/json\r\nUser-Agent: haina-bench\r\n"
-            "Content-Length: %d\r\n\r\n"
-        ).encode()
+        self.head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {auth}\r\n"
+                     "Content-Type: application/json\r\nUser-Agent: haina-bench\r\n"
+                     "Content-Length: %d\r\n\r\n").encode()
         self.prefix, self.counter = prefix.encode(), 0
         self.latencies = array("d")
         self.requests = self.ok = self.acked = self.accepted = self.reconnects = 0
@@ -291,7 +225,8 @@ class _Client:
                 head = await reader.readuntil(b"\r\n\r\n")
                 break
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                if attempt == 2 or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                if attempt == 2 or (isinstance(exc, asyncio.IncompleteReadError)
+                                    and exc.partial):
                     raise
                 writer.close()
                 conn[:] = await self.connect()
@@ -337,9 +272,8 @@ class _Client:
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.monotonic() + 0.2
-    client = _Client(
-        args.host, args.port, args.path, args.auth, args.kind, args.prefix, start + args.duration
-    )
+    client = _Client(args.host, args.port, args.path, args.auth, args.kind, args.prefix,
+                     start + args.duration)
     if args.rate:
         # Each connection sends at least every 2 s: uvicorn closes those idle for 5 s.
         conns = min(args.connections, max(8, math.ceil(args.rate * 2)))
@@ -347,74 +281,28 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         tasks = [client.paced(interval, start + i * interval / conns) for i in range(conns)]
     else:
         tasks = [client.closed_loop() for _ in range(args.connections)]
-    results = await asyncio.wait_for(
-        asyncio.gather(*tasks, return_exceptions=True), args.duration + 30
-    )
-    client.errors = [
-        f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException)
-    ]
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True),
+                                     args.duration + 30)
+    client.errors = [f"{type(r).__name__}: {r}"[:200] for r in results
+                     if isinstance(r, BaseException)]
     elapsed = max(time.monotonic() - start, 1e-9)
-    return {
-        "client": "python",
-        "requests": client.requests,
-        "ok": client.ok,
-        "events_acked": client.acked,
-        "events_accepted": client.accepted,
-        "statuses": client.statuses,
-        "errors": len(client.errors),
-        "error_samples": client.errors[:3],
-        "reconnects": client.reconnects,
-        "connections": len(tasks),
-        "elapsed_s": elapsed,
-        "events_per_request": client.per_request,
-        "target_rate": args.rate,
-        **percentiles(client.latencies),
-    }
+    return {"client": "python", "requests": client.requests, "ok": client.ok,
+            "events_acked": client.acked, "events_accepted": client.accepted,
+            "statuses": client.statuses, "errors": len(client.errors),
+            "error_samples": client.errors[:3], "reconnects": client.reconnects,
+            "connections": len(tasks), "elapsed_s": elapsed,
+            "events_per_request": client.per_request, "target_rate": args.rate,
+            **percentiles(client.latencies)}
 
 
-def run_python(
-    url_host: str,
-    port: int,
-    path: str,
-    auth: str,
-    kind: str,
-    prefix: str,
-    *,
-    duration: float,
-    connections: int,
-    rate: float = 0.0,
-) -> dict[str, Any]:
+def run_python(url_host: str, port: int, path: str, auth: str, kind: str, prefix: str, *,
+               duration: float, connections: int, rate: float = 0.0) -> dict[str, Any]:
     """Run this module's client in its own process (so it has its own GIL and core)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.load",
-        "--host",
-        url_host,
-        "--port",
-        str(port),
-        "--path",
-        path,
-        "--auth",
-        auth,
-        "--kind",
-        kind,
-        "--prefix",
-        prefix,
-        "--duration",
-        str(duration),
-        "--connections",
-        str(connections),
-        "--rate",
-        str(rate),
-    ]
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=duration + 90,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    cmd = [sys.executable, "-m", "bench.load", "--host", url_host, "--port", str(port),
+           "--path", path, "--auth", auth, "--kind", kind, "--prefix", prefix,
+           "--duration", str(duration), "--connections", str(connections), "--rate", str(rate)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90,
+                          cwd=Path(__file__).resolve().parent.parent)
     if proc.returncode != 0:
         raise RuntimeError(f"load client failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -474,16 +362,8 @@ def wrk_script(kind: str, path: str, auth: str, prefix: str) -> str:
     return _LUA % {"bodies": bodies, "prefix": prefix, "path": path, "auth": auth}
 
 
-def run_wrk(
-    base_url: str,
-    path: str,
-    auth: str,
-    kind: str,
-    prefix: str,
-    *,
-    duration: float,
-    connections: int,
-) -> dict[str, Any]:
+def run_wrk(base_url: str, path: str, auth: str, kind: str, prefix: str, *, duration: float,
+            connections: int) -> dict[str, Any]:
     """A closed-loop run with wrk (one thread: the server needs the other core)."""
     exe = wrk_path()
     if exe is None:
@@ -493,21 +373,9 @@ def run_wrk(
         f.write(wrk_script(kind, path, auth, prefix))
     try:
         proc = subprocess.run(
-            [
-                exe,
-                "-t1",
-                f"-c{connections}",
-                f"-d{max(1, round(duration))}s",
-                "--timeout",
-                "10s",
-                "-s",
-                f.name,
-                base_url + path,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=duration + 60,
-        )
+            [exe, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
+             "-s", f.name, base_url + path], capture_output=True, text=True,
+            timeout=duration + 60)
     finally:
         Path(f.name).unlink(missing_ok=True)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
@@ -515,22 +383,13 @@ def run_wrk(
         raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     w = json.loads(line.removeprefix("WRKJSON "))
     ok = w["requests"] - w["status_errors"]
-    return {
-        "client": "wrk",
-        "requests": w["requests"],
-        "ok": ok,
-        "events_acked": ok * per_request,
-        "events_accepted": None,
-        "statuses": {"non_2xx": w["status_errors"]},
-        "errors": w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"],
-        "elapsed_s": w["duration_us"] / 1e6,
-        "events_per_request": per_request,
-        "target_rate": 0.0,
-        "p50_ms": w["p50_us"] / 1000,
-        "p99_ms": w["p99_us"] / 1000,
-        "max_ms": w["max_us"] / 1000,
-        "mean_ms": w["mean_us"] / 1000,
-    }
+    return {"client": "wrk", "requests": w["requests"], "ok": ok,
+            "events_acked": ok * per_request, "events_accepted": None,
+            "statuses": {"non_2xx": w["status_errors"]},
+            "errors": w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"],
+            "elapsed_s": w["duration_us"] / 1e6, "events_per_request": per_request,
+            "target_rate": 0.0, "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000,
+            "max_ms": w["max_us"] / 1000, "mean_ms": w["mean_us"] / 1000}
 
 
 def main() -> None:
