@@ -69,7 +69,7 @@ class Dialect:
         if unit == "day":
             return days
         if unit == "week":
-            return f"CAST(floor(({days} - {4 if week_start == 'monday' else 3}) / 7) AS BIGINT)"
+            return _week_number(days, week_start)
         return f"CAST({self.year_month(local_ts)} AS BIGINT)"
 
     def period_number_shifted(
@@ -85,7 +85,7 @@ class Dialect:
         if unit == "day":
             return days
         if unit == "week":
-            return f"CAST(floor(({days} - {4 if week_start == 'monday' else 3}) / 7) AS BIGINT)"
+            return _week_number(days, week_start)
         raise ValueError("months need the calendar: use period_number")
 
     def int_div(self, expr: str, divisor: int) -> str:
@@ -271,6 +271,11 @@ class ClickHouse(Dialect):
 
     def temp_table(self, name: str, select: str) -> str:
         return f"CREATE TEMPORARY TABLE {name} ENGINE = Memory AS {select}"
+
+
+def _week_number(days: str, week_start: str) -> str:
+    """The number of the week holding day number `days` (1970-01-01 was a Thursday)."""
+    return f"CAST(floor(({days} - {4 if week_start == 'monday' else 3}) / 7) AS BIGINT)"
 
 
 def json_path(key: str) -> str:

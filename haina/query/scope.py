@@ -304,11 +304,15 @@ class Scope:
         range, with the same columns as the derived ones (every event selected: stored
         sessions serve only queries without event-level filters)."""
         names = [
-            _NUMBERED.get(c, c)
+            PERSON_BY_NUMBER if c == "pnum" else c
             for c, _ in SESSION_EVENT_COLUMNS
             if c not in ("workspace_id", "person", "sstart")
         ]
-        session = [_NUMBERED.get(c, c) for c, _ in STORED_SESSION_COLUMNS if c != "person"]
+        session = [
+            PERSON_BY_NUMBER if c == "pnum" else c
+            for c, _ in STORED_SESSION_COLUMNS
+            if c != "person"
+        ]
         return (
             f"sx AS (SELECT {', '.join(names)}, TRUE AS sel, TRUE AS in_range "
             f"FROM session_events WHERE workspace_id = {self.ws} AND sstart >= {self.lo} "
@@ -324,7 +328,7 @@ class Scope:
         kind never asks for), people as the stored sessions resolved them."""
         only = f" AND event_name IN {self.p(names)}" if names else ""
         return (
-            f"ev AS (SELECT {_NUMBERED['pnum']}, ts, uuid, event_name, type, event, path, url, "
+            f"ev AS (SELECT {PERSON_BY_NUMBER}, ts, uuid, event_name, type, event, path, url, "
             f"title, search_keyword, TRUE AS sel, (ts >= {self.lo} AND ts <= {self.hi}) "
             f"AS in_range FROM session_events WHERE workspace_id = {self.ws} "
             f"AND ts >= {self.scan_lo} AND ts <= {self.hi}{only})"
@@ -529,8 +533,8 @@ class Scope:
 
 # Stored rows stand for their person by number (`derive_people`): integer keys join, group
 # and count distinct several times faster than identifier strings. Reports that show people
-# map the numbers back (`people_ids`).
-_NUMBERED = {"pnum": "pnum AS person"}
+# map the numbers back (`stored.person_ids`).
+PERSON_BY_NUMBER = "pnum AS person"
 
 
 def fixed_offset_us(tz: str, utc_from: datetime, utc_to: datetime) -> int | None:

@@ -69,6 +69,11 @@ def page_key(s: Scope, q: PagesQuery) -> str:
     return f"CASE {whens} ELSE {s.p(OTHER)} END"
 
 
+def session_key(s: Scope) -> str:
+    """SQL text naming a `pv` row's session, for distinct counts of sessions."""
+    return f"{s.d.text('vsid')} || ':' || {s.d.text('vper')}"
+
+
 def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: bool = False) -> str:
     """`pv`: the pageviews of counted sessions with their group `k`, `counted` (passes the
     filters), whether each is its session's first / last pageview, engagement, scroll, load
@@ -84,33 +89,33 @@ def pageviews_cte(s: Scope, key: str, conversions: bool = False, path_first: boo
     first, last = s.pv_flags()
     pageview = "sx.event_name = '$pageview'"
     pfirst = f"CASE WHEN {s.path_first()} THEN 1 ELSE 0 END" if path_first else "0"
-    columns = (
-        f"SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
-        f"{key} AS k, CASE WHEN sx.sel THEN 1 ELSE 0 END AS counted, "
-        f"CASE WHEN {first} THEN 1 ELSE 0 END AS is_entry, "
-        f"CASE WHEN {last} THEN 1 ELSE 0 END AS is_exit, {pfirst} AS pfirst, "
-        # ClickHouse's LEFT JOIN gives eng_ms 0, not NULL, where a pageview has no
-        # `$engagement`: "has data" is some engaged time or a scroll depth on both engines.
-        "CASE WHEN coalesce(sx.eng_ms, 0) > 0 OR sx.eng_scroll IS NOT NULL THEN 1 ELSE 0 END "
-        "AS has_eng, coalesce(sx.eng_ms, 0) AS ms, CASE WHEN sx.eng_scroll IS NOT NULL "
-        "THEN least(greatest(sx.eng_scroll, 0.0), 100.0) END AS scroll, "
-        f"{load} AS load_ms, @engaged@ AS engaged{last_conv} FROM {source} "
-    )
+
+    def select(engaged: str) -> str:
+        return (
+            f"SELECT sx.person AS vper, sx.sid AS vsid, sx.ts AS vts, "
+            f"{key} AS k, CASE WHEN sx.sel THEN 1 ELSE 0 END AS counted, "
+            f"CASE WHEN {first} THEN 1 ELSE 0 END AS is_entry, "
+            f"CASE WHEN {last} THEN 1 ELSE 0 END AS is_exit, {pfirst} AS pfirst, "
+            # ClickHouse's LEFT JOIN gives eng_ms 0, not NULL, where a pageview has no
+            # `$engagement`: "has data" is some engaged time or a scroll depth on both engines.
+            "CASE WHEN coalesce(sx.eng_ms, 0) > 0 OR sx.eng_scroll IS NOT NULL THEN 1 ELSE 0 END "
+            "AS has_eng, coalesce(sx.eng_ms, 0) AS ms, CASE WHEN sx.eng_scroll IS NOT NULL "
+            "THEN least(greatest(sx.eng_scroll, 0.0), 100.0) END AS scroll, "
+            f"{load} AS load_ms, {engaged} AS engaged{last_conv} FROM {source} "
+        )
+
     os = (
         f"os AS (SELECT person AS oper, sid AS osid, CASE WHEN {engaged_condition(s)} "
         "THEN 1 ELSE 0 END AS engaged FROM sessions WHERE ok),\n"
     )
     joined = "JOIN os ON sx.person = os.oper AND sx.sid = os.osid "
     if not s.all_sessions_count or conversions:  # (`source` is a window: read it once)
-        return (
-            f"{os}pv AS ({columns.replace('@engaged@', 'os.engaged', 1)}{joined}WHERE {pageview})"
-        )
+        return f"{os}pv AS ({select('os.engaged')}{joined}WHERE {pageview})"
     # Every session counts: only a session's first pageview needs the session (whether it
     # was engaged, for the bounce rate), so only those rows are joined.
     return (
-        f"{os}pv AS ({columns.replace('@engaged@', '0', 1)}WHERE {pageview} AND NOT {first}\n"
-        f"UNION ALL {columns.replace('@engaged@', 'os.engaged', 1)}{joined}WHERE {pageview} "
-        f"AND {first})"
+        f"{os}pv AS ({select('0')}WHERE {pageview} AND NOT {first}\n"
+        f"UNION ALL {select('os.engaged')}{joined}WHERE {pageview} AND {first})"
     )
 
 
@@ -154,8 +159,7 @@ def _measures(s: Scope, q: PagesQuery, bitmaps: bool = False) -> str:
         + " THEN 1 ELSE 0 END)"
         for lo in (0, 25, 50, 75)
     )
-    session = f"{s.d.text('vsid')} || ':' || {s.d.text('vper')}"
-    per_group = "sum(pfirst)" if q.group_by == "path" else f"count(DISTINCT {session})"
+    per_group = "sum(pfirst)" if q.group_by == "path" else f"count(DISTINCT {session_key(s)})"
     visitors = "count(DISTINCT CASE WHEN counted = 1 THEN vper END)"
     if bitmaps:
         visitors = s.d.count_numbers("vper")

@@ -18,7 +18,7 @@ from haina.query.scope import (
     resolve_range,
 )
 from haina.reports.overview import ratio
-from haina.reports.pages import number_as_sent, pageviews_cte
+from haina.reports.pages import number_as_sent, pageviews_cte, session_key
 from haina.reports.registry import ReportKind
 
 DEFAULT_BUCKETS = (1000, 2000, 3000, 5000, 8000)
@@ -81,7 +81,7 @@ def build(ctx: ReportContext, q: PagespeedQuery, rng: Range, totals: bool) -> Sc
     ctes = s.ctes(sessions=True)
     page = _page_cond(s, q.page)
     bucket = "0" if totals else _bucket(s, q.buckets_ms)
-    session = f"{s.d.text('vsid')} || ':' || {s.d.text('vper')}"
+    session = session_key(s)
     s.sql = (
         f"{ctes},\n{pageviews_cte(s, page, conversions=True)}\n"
         f"SELECT {bucket} AS b, count(*), count(DISTINCT {session}), "
