@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["ops"], summary="Liveness and store status")
     async def healthz(request: Request) -> JSONResponse:
         try:
-            request.app.state.writer.reader().execute("SELECT 1").fetchall()
+            (await request.app.state.writer.reader_async()).execute("SELECT 1").fetchall()
         except Exception as exc:  # noqa: BLE001 - any failure means the store is not usable
             return JSONResponse({"ok": False, "version": __version__, "store": str(exc)}, 503)
         return JSONResponse({"ok": True, "version": __version__, "store": "ok"})

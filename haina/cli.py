@@ -110,6 +110,7 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from haina.app import create_app
+    from haina.collect.fastpath import CollectionFastPath
     from haina.store.events.duckdb_store import StoreUnavailable, open_duckdb
 
     if running_server(settings) is not None:
@@ -122,7 +123,7 @@ def run_server(settings: Settings) -> None:
     # event loop; at the default 5 ms switch interval a commit takes about three times longer.
     sys.setswitchinterval(0.001)
     uvicorn.run(
-        create_app(settings),
+        CollectionFastPath(create_app(settings)),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

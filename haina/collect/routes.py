@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
@@ -67,12 +68,10 @@ def _networks(trusted: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]
     return tuple(ip_network(t, strict=False) for t in trusted)
 
 
-def client_ip(request: Request) -> str | None:
+def client_address(peer: str | None, forwarded: str | None, trusted: list[str]) -> str | None:
     """The peer address, or the client named by X-Forwarded-For when the peer is a trusted
     proxy (addresses or CIDR ranges in `trusted_proxies`): the right-most untrusted hop."""
-    peer = request.client.host if request.client else None
-    networks = _networks(tuple(request.app.state.settings.trusted_proxies))
-    forwarded = request.headers.get("x-forwarded-for")
+    networks = _networks(tuple(trusted))
     if forwarded and _trusted(peer, networks):
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         for hop in reversed(hops):
@@ -81,42 +80,52 @@ def client_ip(request: Request) -> str | None:
     return peer
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise WireError(
             413, "body_too_large", f"the body is larger than {limit} bytes", "body", limit
         )
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise WireError(
                 413, "body_too_large", f"the body is larger than {limit} bytes", "body", limit
             )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
-async def _collect(request: Request, route_type: str | None) -> Response:
-    collector: Collector = request.app.state.collector
-    settings = request.app.state.settings
+Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
+
+
+async def answer(
+    state: Any,
+    route_type: str | None,
+    headers: Mapping[str, str],
+    peer: str | None,
+    chunks: AsyncIterator[bytes],
+) -> Answer:
+    """One collection request, whatever carried it (FastAPI's route or the fast path):
+    `headers` has lower-case names."""
+    collector: Collector = state.collector
+    settings = state.settings
     facts = RequestFacts(
         route_type=route_type,
-        client_ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
+        client_ip=client_address(peer, headers.get("x-forwarded-for"), settings.trusted_proxies),
+        user_agent=headers.get("user-agent"),
     )
-    header_key = key_from_authorization(request.headers.get("authorization")) or (
-        request.headers.get("x-write-key") or None
+    header_key = key_from_authorization(headers.get("authorization")) or (
+        headers.get("x-write-key") or None
     )
     info = plan = None
     if header_key:
         info, plan = collector.key_info(header_key)
     body = b""
     try:
-        body = await read_body(request, settings.max_body_bytes)
-        if "gzip" in request.headers.get("content-encoding", "").lower():
+        body = await read_body(chunks, headers.get("content-length"), settings.max_body_bytes)
+        if "gzip" in headers.get("content-encoding", "").lower():
             body = gunzip(body, settings.max_body_bytes)
         data = decode_json(body)
         if info is None:
@@ -124,32 +133,42 @@ async def _collect(request: Request, route_type: str | None) -> Response:
             if key:
                 info, plan = collector.key_info(key)
         if info is None:
-            return _json(401, _unauthorised().body())
+            return 401, _unauthorised().body(), {}
         outcome = await collector.collect(info, plan, data, facts, len(body))
-        return _json(outcome.status, outcome.body)
+        return outcome.status, outcome.body, {}
     except WireError as err:
         if info is None:
             # Not attributable to a workspace: nothing is kept (no unauthenticated writes).
-            return _json(
-                401 if header_key else err.status,
-                _unauthorised().body() if header_key else err.body(),
-            )
+            if header_key:
+                return 401, _unauthorised().body(), {}
+            return err.status, err.body(), {}
         try:
             await collector.quarantine_request(info, facts, err, body)
         except StoreUnavailable as exc:
             return _unavailable(exc)
-        return _json(err.status, err.body())
+        return err.status, err.body(), {}
     except StoreUnavailable as exc:
         return _unavailable(exc)
+
+
+async def _collect(request: Request, route_type: str | None) -> Response:
+    status, body, headers = await answer(
+        request.app.state,
+        route_type,
+        request.headers,
+        request.client.host if request.client else None,
+        request.stream(),
+    )
+    return _json(status, body, headers)
 
 
 def _unauthorised() -> WireError:
     return WireError(401, "invalid_write_key", "unknown or revoked write key", "writeKey")
 
 
-def _unavailable(exc: Exception) -> Response:
+def _unavailable(exc: Exception) -> Answer:
     err = WireError(503, "store_unavailable", f"{exc}; nothing was stored, retry later", "store")
-    return _json(503, err.body(), {"Retry-After": "5"})
+    return 503, err.body(), {"Retry-After": "5"}
 
 
 @router.post("/v1/batch", openapi_extra=_DOC, summary="Send a batch of messages")
@@ -177,8 +196,15 @@ for _kind in SINGLE_TYPES:
 
 # analytics.js (Segment's browser SDK) posts one event to {apiHost}/t, /p, /i, /a, /g, /s
 # (the first letter of the type) and batches to {apiHost}/b; its apiHost ends in /v1.
-_SHORT = {"t": "track", "p": "page", "i": "identify", "a": "alias", "g": "group", "s": "screen"}
-for _letter, _kind in _SHORT.items():
+SHORT_PATHS = {
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "a": "alias",
+    "g": "group",
+    "s": "screen",
+}
+for _letter, _kind in SHORT_PATHS.items():
     router.add_api_route(
         f"/v1/{_letter}",
         _single(_kind),

@@ -48,7 +48,7 @@ async def export_events(
     path = Path(name)
     start, end = _utc(from_), _utc(to)
     rows = await asyncio.to_thread(
-        export_to_file, writer.reader(), token.workspace_id, format, path, start, end
+        export_to_file, await writer.reader_async(), token.workspace_id, format, path, start, end
     )
     return StreamingResponse(
         _stream(path),

@@ -22,7 +22,7 @@ async def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    conn = request.app.state.writer.reader()
+    conn = await request.app.state.writer.reader_async()
     entries = await asyncio.to_thread(
         list_entries, conn, token.workspace_id, status=status, limit=limit, offset=offset
     )
@@ -33,7 +33,7 @@ async def list_quarantine(
 async def show_quarantine(
     request: Request, token: CurrentWorkspace, entry_id: str
 ) -> dict[str, Any]:
-    conn = request.app.state.writer.reader()
+    conn = await request.app.state.writer.reader_async()
     try:
         entry = await asyncio.to_thread(show_entry, conn, token.workspace_id, entry_id)
     except NotFound as exc:
@@ -51,7 +51,9 @@ async def replay_quarantine(
 ) -> dict[str, Any]:
     state = request.app.state
     try:
-        report = await replay(state.collector, state.writer.reader(), token.workspace_id, ids)
+        report = await replay(
+            state.collector, await state.writer.reader_async(), token.workspace_id, ids
+        )
     except NotFound as exc:
         raise HTTPException(
             404, {"code": "not_found", "field": "ids", "message": str(exc)}
@@ -67,7 +69,9 @@ async def discard_quarantine(
 ) -> dict[str, Any]:
     state = request.app.state
     try:
-        n = await discard(state.collector, state.writer.reader(), token.workspace_id, ids)
+        n = await discard(
+            state.collector, await state.writer.reader_async(), token.workspace_id, ids
+        )
     except NotFound as exc:
         raise HTTPException(
             404, {"code": "not_found", "field": "ids", "message": str(exc)}

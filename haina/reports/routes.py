@@ -23,10 +23,11 @@ async def run_report_request(
     """Run a report for an HTTP request (API or dashboard): errors as 4xx/503 JSON."""
     state = request.app.state
     try:
+        conn = await state.writer.reader_async()
         return await asyncio.to_thread(
             run_for_workspace,
             state.meta,
-            state.writer.reader(),
+            conn,
             workspace_id,
             q,
             cache=state.report_cache,

@@ -5,7 +5,8 @@ A page is one registration::
     register_page("overview", "nav.overview", overview)
 
     async def overview(ctx: PageContext) -> Markup:
-        rows = await asyncio.to_thread(run_overview, ctx.reader(), ctx.workspace_id, ctx.period)
+        conn = await ctx.reader()
+        rows = await asyncio.to_thread(run_overview, conn, ctx.workspace_id, ctx.period)
         return ctx.render("overview.html", rows=rows)
 
 The dashboard lists registered pages in its navigation (in `NAV_ORDER`), checks the login,
@@ -130,9 +131,9 @@ class PageContext:
         meta: MetaStore = self.request.app.state.meta
         return meta
 
-    def reader(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB cursor on the event store (blocking: call it inside `asyncio.to_thread`)."""
-        cursor: duckdb.DuckDBPyConnection = self.request.app.state.writer.reader()
+    async def reader(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB cursor on the event store, once every event acknowledged so far is loaded."""
+        cursor: duckdb.DuckDBPyConnection = await self.request.app.state.writer.reader_async()
         return cursor
 
     def render(self, template: str, **values: Any) -> Markup:

@@ -63,7 +63,7 @@ async def home(request: Request, lang: str | None = None) -> Response:
         return RedirectResponse(await landing_path(request, viewer.workspace.id), 303)
     state = request.app.state
     # Without a login the page shows totals, never workspace names.
-    events, newest = await asyncio.to_thread(_totals, state.writer.reader())
+    events, newest = await asyncio.to_thread(_totals, await state.writer.reader_async())
     workspaces = await asyncio.to_thread(list_workspaces, state.meta)
     return public_page(
         request,

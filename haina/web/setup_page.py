@@ -54,7 +54,7 @@ def active_write_keys(meta: MetaStore, workspace_id: str) -> list[SourceKey]:
 
 
 async def _arrivals(ctx: PageContext) -> Arrivals:
-    return await asyncio.to_thread(arrivals, ctx.reader(), ctx.workspace_id)
+    return await asyncio.to_thread(arrivals, await ctx.reader(), ctx.workspace_id)
 
 
 async def setup(ctx: PageContext) -> Markup:

@@ -93,5 +93,6 @@ async def landing_path(request: Request, workspace_id: str) -> str:
     """Setup until the workspace has events; then the overview, when that page exists."""
     if page("overview") is None:
         return "/dashboard/setup"
-    got = await asyncio.to_thread(arrivals, request.app.state.writer.reader(), workspace_id)
+    conn = await request.app.state.writer.reader_async()
+    got = await asyncio.to_thread(arrivals, conn, workspace_id)
     return "/dashboard/overview" if got.count else "/dashboard/setup"

@@ -56,4 +56,5 @@ async def put_plan(
 async def get_coverage(request: Request, token: CurrentWorkspace) -> dict[str, Any]:
     state = request.app.state
     doc = plan_document(state.meta, token.workspace_id)
-    return await asyncio.to_thread(coverage, state.writer.reader(), token.workspace_id, doc)
+    conn = await state.writer.reader_async()
+    return await asyncio.to_thread(coverage, conn, token.workspace_id, doc)

@@ -1,18 +1,23 @@
-"""The embedded event store: one DuckDB file, written by one thread with group commit.
+"""The embedded event store: one DuckDB file, fed through a journal with group commit.
 
-Every request hands its rows to `GroupCommitWriter.submit` and waits; the writer thread drains
-whatever has queued, writes it in ONE transaction (dedup, events, quarantine), commits — DuckDB
-fsyncs its WAL on commit — and only then resolves the waiting requests. Concurrent requests
-therefore share one fsync, and a 200 is never sent for an event that is not on disk.
+Every request hands its rows to `GroupCommitWriter.submit` and waits; the journal thread
+drains whatever has queued, appends it as ONE record to the journal (haina/store/events/
+journal.py), fsyncs, and only then resolves the waiting requests: concurrent requests share
+one fsync, and a 200 is never sent for an event that is not on disk. The loader thread appends
+the journal to DuckDB in large transactions (dedup, events, quarantine and the journal
+position in each), away from the requests: DuckDB's commit and checkpoint costs do not reach
+them. Reads wait until what was acknowledged before them is loaded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -21,9 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from haina.store.events import journal
+from haina.store.events.journal import JournalWriter, Position
+from haina.store.events.recent import DAY_US, HASH_SQL, RecentKeys, hashes_of
 from haina.store.events.schema import (
     DERIVED_TABLES,
     EVENT_ARROW_SCHEMA,
@@ -85,6 +94,13 @@ class WriteResult:
 CHECKPOINT_THRESHOLD = "128MB"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_WAL_BYTES = 16 << 20
+JOURNAL_KEY = "journal_position"  # store_meta: how far the journal is loaded
+# Rows acknowledged but not yet in DuckDB that the loader may hold in memory; past this,
+# acknowledgements wait for the loader (the journal cannot run ahead without bound).
+MAX_BACKLOG_ROWS = 100_000
+# The loader gathers records for up to this long before a DuckDB commit (a commit costs
+# 11-15 ms however small); a waiting reader cuts the wait short.
+LOAD_DELAY_SECONDS = 0.25
 
 
 def open_duckdb(
@@ -206,28 +222,34 @@ def _first_rows(table: pa.Table) -> pa.Table:
     return table.filter(pa.array(mask))
 
 
-def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
+def commit(
+    conn: duckdb.DuckDBPyConnection, batch: WriteBatch, position: Position | None = None
+) -> set[Key]:
     """Write one batch in one transaction; returns the (workspace, messageId) keys stored.
 
-    Events whose key was stored before (within the dedup window) are skipped.
+    Events whose key was stored before (within the dedup window) are skipped. `position`: the
+    batch is journal records, loaded up to there (recorded in the same transaction); their keys
+    are distinct already (`RecentKeys`), and no keys are returned (Python objects for 50,000
+    keys would hold the GIL that the requests need).
     """
     events = _first_occurrences(batch.events)
     tables = [events_table(events)] if events["message_id"] else []
     tables += [t for t in batch.tables if t.num_rows]
     n = sum(int(t.num_rows) for t in tables)
-    fresh: set[Key] = set()
+    fresh = pa.table({"workspace_id": pa.array([], pa.string())})
     # Statements are joined into as few calls as possible: each call releases the GIL and
     # must win it back from the event loop (measured: 25-30% less time per commit).
     registered = []
     try:
         head = "BEGIN TRANSACTION"
         if n:
-            # One contiguous chunk: DuckDB scans many small Arrow chunks far more slowly
-            # (measured: 30 chunks of 100 rows 61 ms a commit, one of 3,000 rows 36 ms).
             incoming = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            incoming = incoming.combine_chunks()
-            if batch.tables:  # pre-built tables (several submitters) may repeat a key
-                incoming = _first_rows(incoming)
+            if n < 2048 * len(tables):
+                # One contiguous chunk: DuckDB scans many small Arrow chunks far more slowly
+                # (measured: 30 chunks of 100 rows 61 ms a commit, one of 3,000 rows 36 ms).
+                incoming = incoming.combine_chunks()
+            if batch.tables and position is None:  # tables of several submitters
+                incoming = _first_rows(incoming)  # may repeat a key
                 n = int(incoming.num_rows)
             conn.register("incoming", incoming)
             registered.append("incoming")
@@ -235,18 +257,22 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
                 "; INSERT INTO dedup SELECT workspace_id, message_id, received_at "
                 "FROM incoming ON CONFLICT DO NOTHING RETURNING workspace_id, message_id"
             )
-            fresh = set(conn.execute(head).fetchall())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "an extra copy": two short columns
+                fresh = conn.execute(head).to_arrow_table()
         else:
             conn.execute(head)
         tail = []
-        if n and len(fresh) == n:
+        if n and fresh.num_rows == n:
             tail.append("INSERT INTO events SELECT * FROM incoming")
             tail.append(_ENQUEUE.format(source="incoming"))
-        elif fresh:
-            w, m = zip(*fresh, strict=True)
-            conn.register("fresh", pa.table({"w": list(w), "m": list(m)}))
+        elif fresh.num_rows:
+            conn.register("fresh", fresh)
             registered.append("fresh")
-            stored = "incoming i SEMI JOIN fresh f ON i.workspace_id = f.w AND i.message_id = f.m"
+            stored = (
+                "incoming i SEMI JOIN fresh f "
+                "ON i.workspace_id = f.workspace_id AND i.message_id = f.message_id"
+            )
             tail.append(f"INSERT INTO events SELECT i.* FROM {stored}")
             tail.append(_ENQUEUE.format(source=stored))
         if batch.quarantine:
@@ -261,6 +287,11 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
                     f"UPDATE quarantine SET status = {_literal(status)}, replayed_at = {when} "
                     f"WHERE id = {_literal(qid)}"
                 )
+        if position is not None:
+            tail.append(
+                "INSERT OR REPLACE INTO store_meta VALUES "
+                f"('{JOURNAL_KEY}', {_literal(position.text())})"
+            )
         tail.append("COMMIT")
         conn.execute("; ".join(tail))
     except BaseException:
@@ -271,7 +302,9 @@ def commit(conn: duckdb.DuckDBPyConnection, batch: WriteBatch) -> set[Key]:
         for name in registered:
             with contextlib.suppress(duckdb.Error):
                 conn.unregister(name)
-    return fresh
+    if position is not None or not fresh.num_rows:
+        return set()
+    return set(zip(fresh["workspace_id"].to_pylist(), fresh["message_id"].to_pylist(), strict=True))
 
 
 # The identifiers a commit touched, with their earliest event time: the next refresh of the
@@ -309,6 +342,29 @@ class _Job:
     batch: WriteBatch
     future: Future[WriteResult]
 
+    @property
+    def direct(self) -> bool:
+        """Committed straight to DuckDB, answered after that commit: pre-built Arrow tables
+        (demo and file loads, which wait anyway and would double their writes in the journal)
+        and quarantine status changes."""
+        return bool(self.batch.tables or self.batch.quarantine_status)
+
+
+@dataclass(slots=True)
+class _Load:
+    """One unit of the loader's work, in acknowledgement order: a journal record, or a direct
+    job."""
+
+    seq: int
+    events: pa.Table | None = None
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    end: Position | None = None  # a journal record's end
+    job: _Job | None = None  # a direct job
+
+    @property
+    def rows(self) -> int:
+        return int(self.events.num_rows) if self.events is not None else 0
+
 
 class MemoryLease:
     """DuckDB has one `memory_limit` per database: collection runs under the low one (the
@@ -345,7 +401,16 @@ class MemoryLease:
 
 
 class GroupCommitWriter:
-    """One thread owns the writing connection; requests share its transactions."""
+    """The event store's one writer: the journal thread acknowledges, the loader loads.
+
+    `submit` queues a batch. The journal thread takes everything queued, decides duplicates
+    (`RecentKeys`), appends one record to the journal, fsyncs, and resolves the waiting futures:
+    that is the acknowledgement. The loader thread appends journal records to DuckDB in large
+    transactions that also record the journal position, so each record is loaded once. Readers
+    (`reader`) first wait until everything acknowledged before they asked is loaded, so a
+    report never misses an acknowledged event. On open, records not yet loaded (a crash) are
+    loaded before anything else happens.
+    """
 
     def __init__(
         self,
@@ -356,11 +421,18 @@ class GroupCommitWriter:
         memory_limit: str | None = None,
         report_memory_limit: str | None = None,
         checkpoint_threshold: str = CHECKPOINT_THRESHOLD,
+        max_backlog_rows: int = MAX_BACKLOG_ROWS,
+        load_delay: float = LOAD_DELAY_SECONDS,
     ) -> None:
         self.path = path
         self.max_rows = max_rows
         self.dedup_days = dedup_days
+        self.max_backlog_rows = max_backlog_rows
+        self.load_delay = load_delay
+        self._readers_waiting = 0
+        self.journal_dir = path.with_name(path.name + ".journal")
         self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._loads: queue.Queue[_Load | None] = queue.Queue()
         self._open_options: dict[str, Any] = {
             "memory_limit": memory_limit,
             "checkpoint_threshold": checkpoint_threshold,
@@ -376,11 +448,54 @@ class GroupCommitWriter:
         # caches key on it, so what they hold is invalidated as data arrives.
         self._versions: dict[str, int] = {}
         self.last_commit = time.monotonic()  # when a commit last finished (see idle_seconds)
-        self._thread = threading.Thread(target=self._run, name="haina-writer", daemon=True)
+        self._loaded = self._recover()
+        self._journal = JournalWriter(self.journal_dir, self._loaded)
+        self._recent: RecentKeys | None = None  # built on the first acknowledgement
+        self._recent_lock = threading.Lock()
+        # Sequence numbers: acknowledged (or handed to the loader) and loaded.
+        self._state = threading.Condition()
+        self._acked_seq = self._loaded_seq = 0
+        self._backlog = 0  # rows acknowledged, not yet loaded
+        self._failure: Exception | None = None  # the loader's last error, until it recovers
+        self._held: _Load | None = None  # taken from the queue by the loader, not yet loaded
+        self._thread = threading.Thread(target=self._run, name="haina-journal", daemon=True)
+        self._loader = threading.Thread(target=self._load_run, name="haina-loader", daemon=True)
         self._thread.start()
+        self._loader.start()
 
-    def reader(self) -> duckdb.DuckDBPyConnection:
-        """A connection for reads in this process (MVCC: sees committed data)."""
+    # -- reading -----------------------------------------------------------------------------
+
+    def reader(self, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
+        """A connection for reads in this process (MVCC: sees committed data), once every
+        acknowledged event is loaded (blocks; async code uses `reader_async`)."""
+        self.wait_loaded(timeout)
+        return self._cursor()
+
+    async def reader_async(self, timeout: float = 30.0) -> duckdb.DuckDBPyConnection:
+        """`reader()` for async code: waits without blocking the event loop."""
+        if self._loaded_seq < self._acked_seq:
+            await asyncio.to_thread(self.wait_loaded, timeout)
+        return self._cursor()
+
+    def wait_loaded(self, timeout: float = 30.0) -> bool:
+        """Block until everything acknowledged so far is in DuckDB (False: timed out, e.g. the
+        loader is failing; the reader then sees what is loaded)."""
+        deadline = time.monotonic() + timeout
+        with self._state:
+            target = self._acked_seq
+            self._readers_waiting += 1
+            try:
+                while self._loaded_seq < target:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        log.warning("reading before %d acknowledged batches are loaded", target)
+                        return False
+                    self._state.wait(left)
+            finally:
+                self._readers_waiting -= 1
+        return True
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._read_lock:
             return self._read_root.cursor()
 
@@ -400,6 +515,8 @@ class GroupCommitWriter:
         for ws in seen:
             self._versions[ws] = self._versions.get(ws, 0) + 1
 
+    # -- writing -----------------------------------------------------------------------------
+
     def submit(self, batch: WriteBatch) -> Future[WriteResult]:
         fut: Future[WriteResult] = Future()
         if self._closed:
@@ -412,13 +529,17 @@ class GroupCommitWriter:
         return self.submit(batch).result(timeout)
 
     def close(self) -> None:
-        """Drain what is queued, then checkpoint and close the file."""
+        """Drain what is queued, load it, then checkpoint and close the file."""
         if self._closed:
             return
         self._closed = True
         self._queue.put(None)
         self._thread.join()
+        self._loader.join()
+        self._journal.close()
         self._read_root.close()
+        if self._failure is None:
+            journal.drop_loaded(self.journal_dir, self._loaded, None)
         if self._conn is not None:
             try:
                 self._conn.execute("CHECKPOINT")
@@ -442,40 +563,237 @@ class GroupCommitWriter:
         return jobs, stop
 
     def _run(self) -> None:
+        """The journal thread."""
         while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs, stop = self._take(first)
+            run: list[_Job] = []
+            for job in jobs:
+                if job.direct:
+                    self._acknowledge(run)
+                    run = []
+                    self._hand_over(_Load(0, job=job))
+                else:
+                    run.append(job)
+            self._acknowledge(run)
+            if stop:
+                break
+        self._loads.put(None)
+
+    def _hand_over(self, load: _Load) -> None:
+        with self._state:
+            self._acked_seq += 1
+            load.seq = self._acked_seq
+            self._backlog += load.rows
+        self._loads.put(load)
+
+    def _acknowledge(self, jobs: list[_Job]) -> None:
+        """Journal a run of jobs as one record and answer them."""
+        if not jobs:
+            return
+        with self._state:
+            while self._backlog > self.max_backlog_rows and self._failure is None:
+                self._state.wait(1.0)
+            failure = self._failure
+        if failure is not None:
+            err = StoreUnavailable(f"the event store could not commit: {failure}")
+            for j in jobs:
+                j.future.set_exception(err)
+            return
+        try:
+            merged = _merge([j.batch for j in jobs])
+            keys = list(
+                zip(merged.events["workspace_id"], merged.events["message_id"], strict=True)
+            )
+            hashes = hashes_of(keys)
+            fresh = self._recent_keys().fresh(hashes)
+            events = merged.events
+            if not fresh.all():
+                keep = np.flatnonzero(fresh).tolist()
+                events = {c: [v[i] for i in keep] for c, v in events.items()}
+            table = events_table(events) if events["message_id"] else None
+            day = time.time_ns() // 1000 // DAY_US
+            with self._state:
+                seq = self._acked_seq + 1
+            data = journal.encode_record(seq, table, merged.quarantine)
+            end = self._journal.append(data)
+        except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
+            log.error("journal write failed, answering 503: %s", exc)
+            err = StoreUnavailable(f"the event store could not commit: {exc}")
+            for j in jobs:
+                j.future.set_exception(err)
+            return
+        with self._recent_lock:
+            self._recent_keys().add(hashes[fresh], day)
+        self._hand_over(_Load(0, events=table, quarantine=merged.quarantine, end=end))
+        self.last_commit = time.monotonic()
+        at = 0
+        for j in jobs:
+            n = len(j.batch.events["message_id"])
+            mask = fresh[at : at + n]
+            dups = frozenset(
+                m for m, f in zip(j.batch.events["message_id"], mask, strict=True) if not f
+            )
+            stored = int(mask.sum())
+            j.future.set_result(WriteResult(stored, n - stored, len(j.batch.quarantine), dups))
+            at += n
+
+    def _recent_keys(self) -> RecentKeys:
+        """The keys of the dedup window, read from DuckDB the first time they are needed."""
+        if self._recent is None:
+            recent = RecentKeys(self.dedup_days)
+            cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=self.dedup_days + 1)
+            got = (
+                self._cursor()
+                .execute(
+                    f"SELECT {HASH_SQL} AS h, (epoch_us(received_at) // {DAY_US})::BIGINT AS d "
+                    "FROM dedup WHERE received_at >= ?",
+                    [cutoff],
+                )
+                .fetchnumpy()
+            )
+            recent.load(np.asarray(got["h"], dtype=np.uint64), np.asarray(got["d"]))
+            self._recent = recent
+        return self._recent
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _recover(self) -> Position:
+        """Load journal records a previous process acknowledged but did not load."""
+        assert self._conn is not None
+        row = self._conn.execute(
+            "SELECT value FROM store_meta WHERE key = ?", [JOURNAL_KEY]
+        ).fetchall()
+        loaded = Position.parse(row[0][0] if row else None)
+        pending: list[journal.Record] = []
+        rows = 0
+        for record in journal.read_from(self.journal_dir, loaded):
+            pending.append(record)
+            rows += record.events.num_rows if record.events is not None else 0
+            if rows >= self.max_rows:
+                loaded = self._load_records(pending)
+                pending, rows = [], 0
+        if pending:
+            loaded = self._load_records(pending)
+        journal.drop_loaded(self.journal_dir, loaded, None)
+        return loaded
+
+    def _load_records(self, records: list[journal.Record]) -> Position:
+        assert self._conn is not None
+        batch = WriteBatch(
+            tables=[r.events for r in records if r.events is not None],
+            quarantine=[q for r in records for q in r.quarantine],
+        )
+        end = records[-1].end
+        commit(self._conn, batch, end)
+        log.info("loaded %d journal records left by an earlier process", len(records))
+        return end
+
+    def _take_loads(self, first: _Load) -> tuple[list[_Load], bool]:
+        """What to load in one transaction: records that arrive within `load_delay` of the
+        first (fewer, larger DuckDB commits), sooner when a reader waits or `max_rows` is
+        reached."""
+        loads, rows, stop = [first], first.rows, False
+        deadline = time.monotonic() + self.load_delay
+        while rows < self.max_rows and first.job is None:
+            left = deadline - time.monotonic()
             try:
-                first = self._queue.get(timeout=IDLE_CHECKPOINT_SECONDS)
+                if left <= 0 or self._readers_waiting or self._closed:
+                    nxt = self._loads.get_nowait()
+                else:
+                    nxt = self._loads.get(timeout=min(left, 0.01))
+            except queue.Empty:
+                if left <= 0 or self._readers_waiting or self._closed:
+                    break
+                continue
+            if nxt is None:
+                stop = True
+                break
+            if nxt.job is not None:
+                self._held = nxt  # a direct job commits on its own, next
+                break
+            loads.append(nxt)
+            rows += nxt.rows
+        return loads, stop
+
+    def _load_run(self) -> None:
+        """The loader thread."""
+        while True:
+            first, self._held = self._held, None
+            try:
+                first = first or self._loads.get(timeout=IDLE_CHECKPOINT_SECONDS)
             except queue.Empty:
                 self._idle_checkpoint()
                 continue
             if first is None:
                 return
-            jobs, stop = self._take(first)
+            loads, stop = self._take_loads(first)
             self._maybe_prune()
-            self._commit_jobs(jobs)
+            self._commit_loads(loads)
             if stop:
                 return
 
-    def _commit_jobs(self, jobs: list[_Job]) -> None:
+    def _ensure_conn(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is None:
+            self._conn = open_duckdb(self.path, **self._open_options)
+            with self._read_lock:
+                self._read_root = self._conn.cursor()
+            self.report_memory.rebind(self._conn.cursor())
+        return self._conn
+
+    def _commit_loads(self, loads: list[_Load]) -> None:
+        job = loads[0].job
+        if job is not None:
+            self._commit_direct(loads[0], job)
+            return
+        batch = WriteBatch(
+            tables=[ld.events for ld in loads if ld.events is not None],
+            quarantine=[q for ld in loads for q in ld.quarantine],
+        )
+        end = loads[-1].end
+        while True:
+            try:
+                commit(self._ensure_conn(), batch, end)
+                break
+            except Exception as exc:  # noqa: BLE001 - retried; acknowledgements stop meanwhile
+                log.error("loading the journal failed, collection answers 503: %s", exc)
+                self._reset_connection()
+                with self._state:
+                    self._failure = exc
+                    self._state.notify_all()
+                if self._closed:
+                    return  # the journal keeps the records: the next start loads them
+                time.sleep(1.0)
+        assert end is not None
+        self._loaded = end
+        self._finish([batch], loads)
+        journal.drop_loaded(self.journal_dir, end, self._journal.segment)
+
+    def _commit_direct(self, load: _Load, job: _Job) -> None:
         try:
-            if self._conn is None:
-                self._conn = open_duckdb(self.path, **self._open_options)
-                with self._read_lock:
-                    self._read_root = self._conn.cursor()
-                self.report_memory.rebind(self._conn.cursor())
-            batches = [j.batch for j in jobs]
-            fresh = commit(self._conn, _merge(batches))
+            fresh = commit(self._ensure_conn(), job.batch)
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
             log.error("commit failed, answering 503: %s", exc)
             self._reset_connection()
-            err = StoreUnavailable(f"the event store could not commit: {exc}")
-            for j in jobs:
-                j.future.set_exception(err)
+            self._finish([], [load])
+            job.future.set_exception(StoreUnavailable(f"the event store could not commit: {exc}"))
             return
+        if self._recent is not None and fresh:
+            with self._recent_lock:
+                self._recent.add(hashes_of(list(fresh)), time.time_ns() // 1000 // DAY_US)
+        self._finish([job.batch], [load])
+        job.future.set_result(results_for([job.batch], fresh)[0])
+
+    def _finish(self, batches: list[WriteBatch], loads: list[_Load]) -> None:
         self._bump_versions(batches)
         self.last_commit = time.monotonic()
-        for job, result in zip(jobs, results_for(batches, fresh), strict=True):
-            job.future.set_result(result)
+        with self._state:
+            self._failure = None
+            self._loaded_seq = max(self._loaded_seq, loads[-1].seq)
+            self._backlog -= sum(ld.rows for ld in loads)
+            self._state.notify_all()
 
     def _idle_checkpoint(self) -> None:
         """Fold the WAL into the file while nothing is waiting, so restarts replay little."""
