@@ -28,7 +28,7 @@ from haina.pipeline.plan import TrackingPlan
 from haina.pipeline.run import IngestContext, Reject, process
 from haina.store.events.duckdb_store import GroupCommitWriter, WriteBatch
 from haina.store.meta import MetaStore
-from haina.workspaces import KeyInfo, lookup_write_key
+from haina.workspaces import KeyInfo, WorkspaceSettings, lookup_write_key
 from haina.workspaces.plans import load_plan
 
 _BOOT = uuid.uuid4().hex[:16]
@@ -131,6 +131,36 @@ def reject_row(
     )
 
 
+def warm_up() -> None:
+    """Run the pipeline once on a made-up page view, so that what it loads on first use (the
+    channel rules, the user-agent parser's patterns) is loaded at start, not while the first
+    request waits."""
+    ctx = IngestContext(
+        workspace_id="warm-up",
+        source_id="warm-up",
+        source_kind="web",
+        settings=WorkspaceSettings(),
+        received_at_us=time.time_ns() // 1000,
+        client_ip="192.0.2.1",
+        header_user_agent=(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/124.0.0.0 Safari/537.36"
+        ),
+    )
+    message = {
+        "type": "page",
+        "anonymousId": "warm-up",
+        "messageId": "warm-up",
+        "context": {
+            "page": {
+                "url": "https://example.com/?utm_source=baidu&utm_medium=cpc",
+                "referrer": "https://www.baidu.com/s?wd=haina",
+            }
+        },
+    }
+    process([message], ctx)
+
+
 class Collector:
     def __init__(
         self,
@@ -169,6 +199,7 @@ class Collector:
         limits = Limits(
             settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
         )
+        warm_up()
         return cls(
             meta,
             writer,

@@ -97,10 +97,13 @@ IDLE_CHECKPOINT_WAL_BYTES = 16 << 20
 JOURNAL_KEY = "journal_position"  # store_meta: how far the journal is loaded
 # Rows acknowledged but not yet in DuckDB that the loader may hold in memory; past this,
 # acknowledgements wait for the loader (the journal cannot run ahead without bound).
-MAX_BACKLOG_ROWS = 100_000
+MAX_BACKLOG_ROWS = 30_000
+# Rows per load transaction: past ~10,000 a DuckDB commit costs no less per row, and the
+# loader holds them as Python values for a moment (memory).
+LOAD_MAX_ROWS = 10_000
 # The loader gathers records for up to this long before a DuckDB commit (a commit costs
 # 11-15 ms however small); a waiting reader cuts the wait short.
-LOAD_DELAY_SECONDS = 0.25
+LOAD_DELAY_SECONDS = 1.0
 
 
 def open_duckdb(
@@ -177,6 +180,16 @@ def quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
     return _arrow_table(cols, QUARANTINE_ARROW_SCHEMA)
 
 
+def _columns_of(blobs: list[bytes | None]) -> Columns:
+    """Journaled event rows, decoded and put end to end."""
+    out = empty_columns()
+    for blob in blobs:
+        if blob is not None:
+            for c, values in journal.decode_columns(blob).items():
+                out[c].extend(values)
+    return out
+
+
 def _merge(batches: list[WriteBatch]) -> WriteBatch:
     if len(batches) == 1:
         return batches[0]
@@ -232,7 +245,7 @@ def commit(
     are distinct already (`RecentKeys`), and no keys are returned (Python objects for 50,000
     keys would hold the GIL that the requests need).
     """
-    events = _first_occurrences(batch.events)
+    events = batch.events if position is not None else _first_occurrences(batch.events)
     tables = [events_table(events)] if events["message_id"] else []
     tables += [t for t in batch.tables if t.num_rows]
     n = sum(int(t.num_rows) for t in tables)
@@ -356,14 +369,11 @@ class _Load:
     job."""
 
     seq: int
-    events: pa.Table | None = None
+    events: bytes | None = None  # encoded columns (journal.decode_columns)
+    rows: int = 0
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     end: Position | None = None  # a journal record's end
     job: _Job | None = None  # a direct job
-
-    @property
-    def rows(self) -> int:
-        return int(self.events.num_rows) if self.events is not None else 0
 
 
 class MemoryLease:
@@ -449,6 +459,9 @@ class GroupCommitWriter:
         self._versions: dict[str, int] = {}
         self.last_commit = time.monotonic()  # when a commit last finished (see idle_seconds)
         self._loaded = self._recover()
+        # pyarrow imports pandas the first time it converts Python lists (~0.2 s holding the
+        # GIL and the import lock): at start, not in the first request's way.
+        events_table(empty_columns())
         self._journal = JournalWriter(self.journal_dir, self._loaded)
         self._recent: RecentKeys | None = None  # built on the first acknowledgement
         self._recent_lock = threading.Lock()
@@ -509,7 +522,7 @@ class GroupCommitWriter:
     def _bump_versions(self, batches: list[WriteBatch]) -> None:
         seen: set[str] = set()
         for b in batches:
-            seen.update(v for v in b.events["workspace_id"][:1] if v)
+            seen.update(v for v in set(b.events["workspace_id"]) if v)
             for t in b.tables:
                 seen.update(str(v) for v in pc.unique(t.column("workspace_id")).to_pylist() if v)
         for ws in seen:
@@ -613,11 +626,12 @@ class GroupCommitWriter:
             if not fresh.all():
                 keep = np.flatnonzero(fresh).tolist()
                 events = {c: [v[i] for i in keep] for c, v in events.items()}
-            table = events_table(events) if events["message_id"] else None
+            n = len(events["message_id"])
+            blob = journal.encode_columns(events) if n else None
             day = time.time_ns() // 1000 // DAY_US
             with self._state:
                 seq = self._acked_seq + 1
-            data = journal.encode_record(seq, table, merged.quarantine)
+            data = journal.encode_record(seq, blob, merged.quarantine)
             end = self._journal.append(data)
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
             log.error("journal write failed, answering 503: %s", exc)
@@ -627,7 +641,7 @@ class GroupCommitWriter:
             return
         with self._recent_lock:
             self._recent_keys().add(hashes[fresh], day)
-        self._hand_over(_Load(0, events=table, quarantine=merged.quarantine, end=end))
+        self._hand_over(_Load(0, blob, n, merged.quarantine, end))
         self.last_commit = time.monotonic()
         at = 0
         for j in jobs:
@@ -671,8 +685,8 @@ class GroupCommitWriter:
         rows = 0
         for record in journal.read_from(self.journal_dir, loaded):
             pending.append(record)
-            rows += record.events.num_rows if record.events is not None else 0
-            if rows >= self.max_rows:
+            rows += len(record.events) // 512 if record.events is not None else 0  # roughly
+            if rows >= LOAD_MAX_ROWS:
                 loaded = self._load_records(pending)
                 pending, rows = [], 0
         if pending:
@@ -683,7 +697,7 @@ class GroupCommitWriter:
     def _load_records(self, records: list[journal.Record]) -> Position:
         assert self._conn is not None
         batch = WriteBatch(
-            tables=[r.events for r in records if r.events is not None],
+            events=_columns_of([r.events for r in records]),
             quarantine=[q for r in records for q in r.quarantine],
         )
         end = records[-1].end
@@ -697,7 +711,7 @@ class GroupCommitWriter:
         reached."""
         loads, rows, stop = [first], first.rows, False
         deadline = time.monotonic() + self.load_delay
-        while rows < self.max_rows and first.job is None:
+        while rows < LOAD_MAX_ROWS and first.job is None:
             left = deadline - time.monotonic()
             try:
                 if left <= 0 or self._readers_waiting or self._closed:
@@ -749,7 +763,7 @@ class GroupCommitWriter:
             self._commit_direct(loads[0], job)
             return
         batch = WriteBatch(
-            tables=[ld.events for ld in loads if ld.events is not None],
+            events=_columns_of([ld.events for ld in loads]),
             quarantine=[q for ld in loads for q in ld.quarantine],
         )
         end = loads[-1].end

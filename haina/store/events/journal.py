@@ -11,7 +11,10 @@ A segment file holds records; each record is one commit group:
 
     magic b"HNJ1" | u32 body length | u32 crc32 of the body | u64 sequence number | body
 
-and the body is msgpack `{"e": Arrow IPC stream of event rows or None, "q": quarantine rows}`.
+and the body is msgpack `{"e": event rows or None, "q": quarantine rows}`, the event rows being
+msgpack of their columns (`{"message_id": [...], ...}`, as the pipeline makes them) kept as
+bytes until the loader turns them into Arrow: encoding them is one call, so the acknowledging
+thread seldom gives up the GIL.
 A record either reads back whole (length and checksum match) or is a torn tail, written by a
 process that died before its fsync returned, so never acknowledged: reading stops there and
 the tail is cut off.
@@ -29,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import pyarrow as pa
 
 MAGIC = b"HNJ1"
 _HEADER = struct.Struct("<4sIIQ")
@@ -60,28 +62,28 @@ class Position:
 @dataclass(slots=True)
 class Record:
     seq: int
-    events: pa.Table | None
+    events: bytes | None  # encoded columns (`decode_columns`)
     quarantine: list[dict[str, Any]]
     end: Position  # the position just after this record
 
 
-def encode_record(seq: int, events: pa.Table | None, quarantine: list[dict[str, Any]]) -> bytes:
-    ipc = None
-    if events is not None and events.num_rows:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, events.schema) as out:
-            out.write_table(events)
-        ipc = sink.getvalue().to_pybytes()
-    body = _encode({"e": ipc, "q": quarantine})
+def encode_columns(columns: dict[str, list[Any]]) -> bytes:
+    return _encode(columns)
+
+
+def decode_columns(blob: bytes) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = _decode(blob)
+    return columns
+
+
+def encode_record(seq: int, events: bytes | None, quarantine: list[dict[str, Any]]) -> bytes:
+    body = _encode({"e": events, "q": quarantine})
     return _HEADER.pack(MAGIC, len(body), zlib.crc32(body), seq) + body
 
 
-def _decode_body(body: bytes) -> tuple[pa.Table | None, list[dict[str, Any]]]:
+def _decode_body(body: bytes) -> tuple[bytes | None, list[dict[str, Any]]]:
     doc = _decode(body)
-    events = None
-    if doc.get("e"):
-        events = pa.ipc.open_stream(pa.py_buffer(doc["e"])).read_all()
-    return events, list(doc.get("q") or [])
+    return doc.get("e") or None, list(doc.get("q") or [])
 
 
 def segment_path(directory: Path, segment: int) -> Path:
