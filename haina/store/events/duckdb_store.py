@@ -180,14 +180,23 @@ def quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
     return _arrow_table(cols, QUARANTINE_ARROW_SCHEMA)
 
 
-def _columns_of(blobs: list[bytes | None]) -> Columns:
-    """Journaled event rows, decoded and put end to end."""
-    out = empty_columns()
+def _tables_of(blobs: list[bytes | None], chunk_rows: int = 1024) -> list[pa.Table]:
+    """Journaled event rows as Arrow tables of about `chunk_rows` rows: each conversion holds
+    the GIL for a short while only (the requests need it; `commit` joins the chunks without
+    it), and tiny records (single-event requests) still convert in bulk."""
+    tables: list[pa.Table] = []
+    cols: Columns = empty_columns()
     for blob in blobs:
-        if blob is not None:
-            for c, values in journal.decode_columns(blob).items():
-                out[c].extend(values)
-    return out
+        if blob is None:
+            continue
+        for c, values in journal.decode_columns(blob).items():
+            cols[c].extend(values)
+        if len(cols["message_id"]) >= chunk_rows:
+            tables.append(events_table(cols))
+            cols = empty_columns()
+    if cols["message_id"]:
+        tables.append(events_table(cols))
+    return tables
 
 
 def _merge(batches: list[WriteBatch]) -> WriteBatch:
@@ -697,7 +706,7 @@ class GroupCommitWriter:
     def _load_records(self, records: list[journal.Record]) -> Position:
         assert self._conn is not None
         batch = WriteBatch(
-            events=_columns_of([r.events for r in records]),
+            tables=_tables_of([r.events for r in records]),
             quarantine=[q for r in records for q in r.quarantine],
         )
         end = records[-1].end
@@ -763,7 +772,7 @@ class GroupCommitWriter:
             self._commit_direct(loads[0], job)
             return
         batch = WriteBatch(
-            events=_columns_of([ld.events for ld in loads]),
+            tables=_tables_of([ld.events for ld in loads]),
             quarantine=[q for ld in loads for q in ld.quarantine],
         )
         end = loads[-1].end
