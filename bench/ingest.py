@@ -57,26 +57,43 @@ def process_tree(pid: int) -> list[int]:
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of the process tree: the sum of each process's PSS (its private pages
+    plus its share of pages shared with others), so that pages a forked worker shares with its
+    parent count once, not once per process. For one process, PSS is its RSS less its share
+    of shared libraries. Falls back to VmRSS where smaps_rollup is missing."""
     total = 0
     for p in process_tree(pid):
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
+            key = "Pss:"
         except OSError:
-            pass
+            try:
+                text = Path(f"/proc/{p}/status").read_text()
+                key = "VmRSS:"
+            except OSError:
+                continue
+        for line in text.splitlines():
+            if line.startswith(key):
+                total += int(line.split()[1])
+                break
     return total / 1024
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(all threads, main thread) CPU seconds of the process tree's root."""
+    """(every thread of the process tree, the root's main thread) CPU seconds: the tree
+    includes Haina's collection worker processes."""
     def ticks(stat: Path) -> int:
         fields = stat.read_text().rpartition(")")[2].split()
         return int(fields[11]) + int(fields[12])  # utime + stime
 
+    total = 0
+    for p in process_tree(pid):
+        try:
+            total += ticks(Path(f"/proc/{p}/stat"))
+        except OSError:
+            pass
     try:
-        return ticks(Path(f"/proc/{pid}/stat")) / TICK, ticks(
-            Path(f"/proc/{pid}/task/{pid}/stat")) / TICK
+        return total / TICK, ticks(Path(f"/proc/{pid}/task/{pid}/stat")) / TICK
     except OSError:
         return 0.0, 0.0
 
@@ -338,8 +355,8 @@ def report(haina: Target, bare: Target) -> dict[str, Any]:
          b["single"].cpu_us_per_event),
         ("single: client CPU (cores)", h["single"].client_cpu, b["single"].client_cpu),
         ("single: other work on machine", h["single"].other_cpu, b["single"].other_cpu),
-        ("server RSS MB after start", haina.rss_idle_mb, bare.rss_idle_mb),
-        ("peak server RSS MB", haina.rss_overall_mb, bare.rss_overall_mb),
+        ("server memory MB after start (PSS, all processes)", haina.rss_idle_mb, bare.rss_idle_mb),
+        ("peak server memory MB (PSS, all processes)", haina.rss_overall_mb, bare.rss_overall_mb),
     ]
     print(f"\n{'':34}{'Haina':>12}{'bare app':>12}{'Haina/bare':>12}")
     for label, hv, bv in rows:

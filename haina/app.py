@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if refresher is not None:
                 refresher.close()
             # uvicorn has finished in-flight requests; drain the writer and checkpoint.
+            collector.close()
             writer.close()
             meta.close()
             settings.server_file.unlink(missing_ok=True)

@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     # How often the server brings stored sessions up to date in the background (0: only
     # when a session report runs).
     stored_sessions_refresh_seconds: float = Field(default=10.0, ge=0)
-    # Group commit: the writer commits whatever has queued, up to this many rows at once.
+    # Group commit: the journal takes whatever has queued, up to this many rows at once.
     commit_max_rows: int = 50_000
+    # Worker processes that decode and process large batches beside the event loop (0: none,
+    # everything in the server process); batches of at least `collect_worker_min_bytes` go
+    # there (docs/architecture.md).
+    collect_workers: int = Field(default=2, ge=0, le=64)
+    collect_worker_min_bytes: int = Field(default=16 * 1024, ge=0)
     # Proxies whose X-Forwarded-For is trusted to give the client IP.
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     write_key_cache_seconds: float = 5.0

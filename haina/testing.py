@@ -217,10 +217,15 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     import uvicorn
 
     from haina.app import create_app
+    from haina.collect.fastpath import CollectionFastPath
 
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+        CollectionFastPath(app),  # as `haina serve` runs it
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -127,6 +127,9 @@ async def answer(
         body = await read_body(chunks, headers.get("content-length"), settings.max_body_bytes)
         if "gzip" in headers.get("content-encoding", "").lower():
             body = gunzip(body, settings.max_body_bytes)
+        if info is not None and collector.offloads(route_type, len(body)):
+            outcome = await collector.collect_raw(info, plan, body, facts)
+            return outcome.status, outcome.body, {}
         data = decode_json(body)
         if info is None:
             key = key_from_body(data) if not header_key else None

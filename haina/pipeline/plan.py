@@ -7,6 +7,7 @@ no flag), flag (store with `plan_violations`), or quarantine.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -15,6 +16,16 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 Violation = dict[str, str]
+_REBUILT: dict[str, TrackingPlan] = {}
+
+
+def _rebuilt(key: str, events: tuple[PlannedEvent, ...], flag_unplanned: bool) -> TrackingPlan:
+    plan = _REBUILT.get(key)
+    if plan is None:
+        if len(_REBUILT) > 256:
+            _REBUILT.clear()
+        plan = _REBUILT[key] = TrackingPlan(events, flag_unplanned=flag_unplanned)
+    return plan
 
 
 class _Checked(Protocol):
@@ -51,7 +62,8 @@ def property_schema(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, An
 class TrackingPlan:
     def __init__(self, events: Iterable[PlannedEvent], *, flag_unplanned: bool = False) -> None:
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
-        for e in events:
+        self._events = tuple(events)
+        for e in self._events:
             try:
                 Draft202012Validator.check_schema(e.schema)
             except SchemaError as exc:
@@ -63,6 +75,16 @@ class TrackingPlan:
 
     def __len__(self) -> int:
         return len(self._validators)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (for the collection worker processes) as its events; compiled validators do
+        not pickle. A process rebuilds a plan it has seen once (`_rebuilt`)."""
+        key = json.dumps(
+            [self.flag_unplanned, [[e.event_type, e.event, e.schema] for e in self._events]],
+            sort_keys=True,
+            default=str,
+        )
+        return (_rebuilt, (key, self._events, self.flag_unplanned))
 
     def check(self, m: _Checked) -> list[Violation]:
         name = m.event if m.type == "track" else m.name

@@ -36,7 +36,7 @@ def test_a_torn_tail_is_cut_and_every_whole_record_reads_back(
     for seq, n in enumerate(sizes, 1):
         q = [{"id": f"q{seq}", "reason": "x" * n}] if n % 2 else []
         ends.append(
-            w.append(journal.encode_record(seq, _events([f"{seq}-{i}" for i in range(n)]), q))
+            w.append(journal.encode_record(seq, [_events([f"{seq}-{i}" for i in range(n)])], q))
         )
     w.close()
     path = journal.segment_path(d, w.segment)
@@ -48,7 +48,7 @@ def test_a_torn_tail_is_cut_and_every_whole_record_reads_back(
     assert [r.end for r in got] == whole
     assert [r.seq for r in got] == list(range(1, len(whole) + 1))
     for r, n in zip(got, sizes, strict=False):
-        ids = journal.decode_columns(r.events)["message_id"] if r.events is not None else []
+        ids = [m for b in r.events for m in journal.decode_columns(b)["message_id"]]
         assert ids == [f"{r.seq}-{i}" for i in range(n)]
     # The torn part is gone: appending after it yields readable records again.
     assert path.stat().st_size == (whole[-1].offset if whole else 0)
@@ -61,8 +61,8 @@ def test_records_left_by_a_crash_load_once_on_the_next_open(tmp_path: Path) -> N
     w.close()
     # A process acknowledged these and died before loading them: they are only in the journal.
     jw = JournalWriter(path.with_name(path.name + ".journal"), Position(10**6, 0))
-    jw.append(journal.encode_record(1, _events(["c", "d"]), [{"id": "q1", "workspace_id": "w1"}]))
-    jw.append(journal.encode_record(2, _events(["e"]), []))
+    jw.append(journal.encode_record(1, [_events(["c", "d"])], [{"id": "q1", "workspace_id": "w1"}]))
+    jw.append(journal.encode_record(2, [_events(["e"])], []))
     jw.close()
     for expect in (["a", "b", "c", "d", "e"], ["a", "b", "c", "d", "e", "f"]):
         w = GroupCommitWriter(path)  # the second open loads nothing twice

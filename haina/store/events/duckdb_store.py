@@ -69,15 +69,51 @@ class WriteBatch:
     quarantine_status: list[tuple[str, str]] = field(default_factory=list)
     # Event rows already in Arrow form (EVENT_ARROW_SCHEMA), e.g. built in another process.
     tables: list[pa.Table] = field(default_factory=list)
+    # Event rows already encoded for the journal, by a collection worker process.
+    encoded: list[EncodedRows] = field(default_factory=list)
 
     @property
     def event_count(self) -> int:
-        return len(self.events["message_id"]) + sum(int(t.num_rows) for t in self.tables)
+        return (
+            len(self.events["message_id"])
+            + sum(int(t.num_rows) for t in self.tables)
+            + sum(len(e.message_ids) for e in self.encoded)
+        )
 
     def event_keys(self) -> Iterator[tuple[str, str]]:
         yield from zip(self.events["workspace_id"], self.events["message_id"], strict=True)
         for t in self.tables:
             yield from zip(t["workspace_id"].to_pylist(), t["message_id"].to_pylist(), strict=True)
+        for e in self.encoded:
+            for m in e.message_ids:
+                yield e.workspace_id, m
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedRows:
+    """One workspace's event rows as `journal.encode_columns` makes them, with their messageIds
+    and key hashes (`recent.hashes_of`, as bytes), made where the pipeline ran."""
+
+    blob: bytes
+    workspace_id: str
+    message_ids: list[str]
+    hashes: bytes
+
+    @classmethod
+    def of(cls, workspace_id: str, cols: Columns) -> EncodedRows:
+        ids = cols["message_id"]
+        hashes = hashes_of([(workspace_id, m) for m in ids])
+        return cls(journal.encode_columns(cols), workspace_id, list(ids), hashes.tobytes())
+
+    def kept(self, mask: np.ndarray) -> bytes | None:
+        """The blob with only the rows where `mask` is true."""
+        if mask.all():
+            return self.blob
+        if not mask.any():
+            return None
+        keep = np.flatnonzero(mask).tolist()
+        cols = journal.decode_columns(self.blob)
+        return journal.encode_columns({c: [v[i] for i in keep] for c, v in cols.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,15 +216,13 @@ def quarantine_table(rows: list[dict[str, Any]]) -> pa.Table:
     return _arrow_table(cols, QUARANTINE_ARROW_SCHEMA)
 
 
-def _tables_of(blobs: list[bytes | None], chunk_rows: int = 1024) -> list[pa.Table]:
+def _tables_of(blobs: list[bytes], chunk_rows: int = 1024) -> list[pa.Table]:
     """Journaled event rows as Arrow tables of about `chunk_rows` rows: each conversion holds
     the GIL for a short while only (the requests need it; `commit` joins the chunks without
     it), and tiny records (single-event requests) still convert in bulk."""
     tables: list[pa.Table] = []
     cols: Columns = empty_columns()
     for blob in blobs:
-        if blob is None:
-            continue
         for c, values in journal.decode_columns(blob).items():
             cols[c].extend(values)
         if len(cols["message_id"]) >= chunk_rows:
@@ -209,6 +243,7 @@ def _merge(batches: list[WriteBatch]) -> WriteBatch:
         out.quarantine.extend(b.quarantine)
         out.quarantine_status.extend(b.quarantine_status)
         out.tables.extend(b.tables)
+        out.encoded.extend(b.encoded)
     return out
 
 
@@ -378,7 +413,7 @@ class _Load:
     job."""
 
     seq: int
-    events: bytes | None = None  # encoded columns (journal.decode_columns)
+    events: list[bytes] = field(default_factory=list)  # encoded columns (journal.decode_columns)
     rows: int = 0
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     end: Position | None = None  # a journal record's end
@@ -626,21 +661,28 @@ class GroupCommitWriter:
             return
         try:
             merged = _merge([j.batch for j in jobs])
-            keys = list(
-                zip(merged.events["workspace_id"], merged.events["message_id"], strict=True)
-            )
-            hashes = hashes_of(keys)
+            ev = merged.events
+            parts = [hashes_of(list(zip(ev["workspace_id"], ev["message_id"], strict=True)))]
+            parts += [np.frombuffer(e.hashes, dtype=np.uint64) for e in merged.encoded]
+            hashes = np.concatenate(parts)
             fresh = self._recent_keys().fresh(hashes)
-            events = merged.events
-            if not fresh.all():
-                keep = np.flatnonzero(fresh).tolist()
-                events = {c: [v[i] for i in keep] for c, v in events.items()}
-            n = len(events["message_id"])
-            blob = journal.encode_columns(events) if n else None
+            n_py = len(ev["message_id"])
+            blobs: list[bytes] = []
+            if fresh[:n_py].any():
+                keep = np.flatnonzero(fresh[:n_py]).tolist()
+                if len(keep) < n_py:
+                    ev = {c: [v[i] for i in keep] for c, v in ev.items()}
+                blobs.append(journal.encode_columns(ev))
+            at = n_py
+            for e in merged.encoded:
+                blob = e.kept(fresh[at : at + len(e.message_ids)])
+                at += len(e.message_ids)
+                if blob is not None:
+                    blobs.append(blob)
             day = time.time_ns() // 1000 // DAY_US
             with self._state:
                 seq = self._acked_seq + 1
-            data = journal.encode_record(seq, blob, merged.quarantine)
+            data = journal.encode_record(seq, blobs, merged.quarantine)
             end = self._journal.append(data)
         except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
             log.error("journal write failed, answering 503: %s", exc)
@@ -650,18 +692,26 @@ class GroupCommitWriter:
             return
         with self._recent_lock:
             self._recent_keys().add(hashes[fresh], day)
-        self._hand_over(_Load(0, blob, n, merged.quarantine, end))
+        self._hand_over(_Load(0, blobs, int(fresh.sum()), merged.quarantine, end))
         self.last_commit = time.monotonic()
-        at = 0
+        # Each job's share of the mask: its Python rows come first (in job order), then its
+        # encoded parts (in job order), as _merge put them.
+        py_at, enc_at = 0, n_py
         for j in jobs:
             n = len(j.batch.events["message_id"])
-            mask = fresh[at : at + n]
-            dups = frozenset(
-                m for m, f in zip(j.batch.events["message_id"], mask, strict=True) if not f
-            )
+            masks = [fresh[py_at : py_at + n]]
+            ids = list(j.batch.events["message_id"])
+            py_at += n
+            for e in j.batch.encoded:
+                masks.append(fresh[enc_at : enc_at + len(e.message_ids)])
+                ids += e.message_ids
+                enc_at += len(e.message_ids)
+            mask = np.concatenate(masks)
+            dups = frozenset(m for m, f in zip(ids, mask, strict=True) if not f)
             stored = int(mask.sum())
-            j.future.set_result(WriteResult(stored, n - stored, len(j.batch.quarantine), dups))
-            at += n
+            j.future.set_result(
+                WriteResult(stored, len(ids) - stored, len(j.batch.quarantine), dups)
+            )
 
     def _recent_keys(self) -> RecentKeys:
         """The keys of the dedup window, read from DuckDB the first time they are needed."""
@@ -694,7 +744,7 @@ class GroupCommitWriter:
         rows = 0
         for record in journal.read_from(self.journal_dir, loaded):
             pending.append(record)
-            rows += len(record.events) // 512 if record.events is not None else 0  # roughly
+            rows += sum(len(b) for b in record.events) // 512  # roughly
             if rows >= LOAD_MAX_ROWS:
                 loaded = self._load_records(pending)
                 pending, rows = [], 0
@@ -706,7 +756,7 @@ class GroupCommitWriter:
     def _load_records(self, records: list[journal.Record]) -> Position:
         assert self._conn is not None
         batch = WriteBatch(
-            tables=_tables_of([r.events for r in records]),
+            tables=_tables_of([b for r in records for b in r.events]),
             quarantine=[q for r in records for q in r.quarantine],
         )
         end = records[-1].end
@@ -772,7 +822,7 @@ class GroupCommitWriter:
             self._commit_direct(loads[0], job)
             return
         batch = WriteBatch(
-            tables=_tables_of([ld.events for ld in loads]),
+            tables=_tables_of([b for ld in loads for b in ld.events]),
             quarantine=[q for ld in loads for q in ld.quarantine],
         )
         end = loads[-1].end

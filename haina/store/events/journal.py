@@ -11,8 +11,8 @@ A segment file holds records; each record is one commit group:
 
     magic b"HNJ1" | u32 body length | u32 crc32 of the body | u64 sequence number | body
 
-and the body is msgpack `{"e": event rows or None, "q": quarantine rows}`, the event rows being
-msgpack of their columns (`{"message_id": [...], ...}`, as the pipeline makes them) kept as
+and the body is msgpack `{"e": [event rows, ...], "q": quarantine rows}`, each event rows part
+being msgpack of their columns (`{"message_id": [...], ...}`, as the pipeline makes them) kept as
 bytes until the loader turns them into Arrow: encoding them is one call, so the acknowledging
 thread seldom gives up the GIL.
 A record either reads back whole (length and checksum match) or is a torn tail, written by a
@@ -62,7 +62,7 @@ class Position:
 @dataclass(slots=True)
 class Record:
     seq: int
-    events: bytes | None  # encoded columns (`decode_columns`)
+    events: list[bytes]  # parts of encoded columns (`decode_columns`)
     quarantine: list[dict[str, Any]]
     end: Position  # the position just after this record
 
@@ -76,14 +76,15 @@ def decode_columns(blob: bytes) -> dict[str, list[Any]]:
     return columns
 
 
-def encode_record(seq: int, events: bytes | None, quarantine: list[dict[str, Any]]) -> bytes:
+def encode_record(seq: int, events: list[bytes], quarantine: list[dict[str, Any]]) -> bytes:
     body = _encode({"e": events, "q": quarantine})
     return _HEADER.pack(MAGIC, len(body), zlib.crc32(body), seq) + body
 
 
-def _decode_body(body: bytes) -> tuple[bytes | None, list[dict[str, Any]]]:
+def _decode_body(body: bytes) -> tuple[list[bytes], list[dict[str, Any]]]:
     doc = _decode(body)
-    return doc.get("e") or None, list(doc.get("q") or [])
+    events = doc.get("e") or []
+    return [events] if isinstance(events, bytes) else list(events), list(doc.get("q") or [])
 
 
 def segment_path(directory: Path, segment: int) -> Path:
