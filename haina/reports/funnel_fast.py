@@ -143,10 +143,11 @@ def _collapsed(
 ) -> tuple[I64, I64, I64, I64, I64]:
     """The rows without those that cannot change the outcome: of a run of events matching
     step 1 only (no other step, no exclusion), only the last can matter (each one replaces
-    the attempt the previous one opened), except the person's first step-1 event, which
-    sets the best attempt of someone who gets no further. Fewer rows, fewer lockstep rounds
-    (a shopper's many product views before one add to cart). Returns the kept rows' ts,
-    steps and xsteps, and each person's new first row and count."""
+    the attempt the previous one opened), except the person's first step-1 event and the
+    first after an exclusion, which may set the best attempt of someone who gets no further.
+    Fewer rows, fewer lockstep rounds (a shopper's many product views before one add to
+    cart). Returns the kept rows' ts, steps and xsteps, and each person's new first row and
+    count."""
     pure = (steps == 1) & (xsteps == 0)
     # (A person's last row may go too when the next person's first is such: nothing after
     # it could use the attempt it opens.)
@@ -157,6 +158,9 @@ def _collapsed(
     first = opening[at[has]]
     first = first[first < ends[has]]
     drop[first] = False
+    # An exclusion may spoil the attempts opened before it: the first step-1 event after one
+    # may then open the best attempt of someone who gets no further.
+    drop &= ~np.r_[False, xsteps[:-1] != 0]
     keep = ~drop
     counts = np.add.reduceat(keep.astype(np.int64), starts) if len(starts) else starts
     new_starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64) if len(starts) else starts
