@@ -88,10 +88,8 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
     total = 0
     for p in process_tree(pid):
-        try:
+        with contextlib.suppress(OSError):
             total += ticks(Path(f"/proc/{p}/stat"))
-        except OSError:
-            pass
     try:
         return total / TICK, ticks(Path(f"/proc/{pid}/task/{pid}/stat")) / TICK
     except OSError:
