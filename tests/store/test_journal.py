@@ -8,11 +8,12 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haina.store.events import journal
-from haina.store.events.duckdb_store import GroupCommitWriter
+from haina.store.events import duckdb_store, journal
+from haina.store.events.duckdb_store import GroupCommitWriter, WriteBatch
 from haina.store.events.journal import JournalWriter, Position
 from haina.store.events.recent import HASH_SQL, HashSet, RecentKeys, hashes_of, key_hash
 from tests.store.test_duckdb_store import batch
@@ -84,6 +85,24 @@ def test_an_acknowledged_event_is_readable_at_once(tmp_path: Path) -> None:
     w = GroupCommitWriter(tmp_path / "events.duckdb", load_delay=5.0)
     assert w.write(batch(["x"])).stored == 1
     assert w.reader().execute("SELECT count(*) FROM events").fetchall() == [(1,)]
+    w.close()
+
+
+def test_a_backlog_past_the_memory_cap_is_loaded_from_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_store, "MAX_HELD_BYTES", 0)  # every record let go of
+    w = GroupCommitWriter(tmp_path / "events.duckdb", load_delay=0.5)
+    quarantined = WriteBatch(
+        events=batch(["q-ok"]).events,
+        quarantine=[{"id": "q1", "workspace_id": "w1", "reason": "bad", "status": "new"}],
+    )
+    for k in range(5):
+        assert w.write(batch([f"{k}-{i}" for i in range(20)])).stored == 20
+    assert w.write(quarantined).stored == 1
+    conn = w.reader()
+    assert conn.execute("SELECT count(*) FROM events").fetchall() == [(101,)]
+    assert conn.execute("SELECT id, reason FROM quarantine").fetchall() == [("q1", "bad")]
     w.close()
 
 

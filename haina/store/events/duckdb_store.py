@@ -131,9 +131,12 @@ CHECKPOINT_THRESHOLD = "128MB"
 IDLE_CHECKPOINT_SECONDS = 5.0
 IDLE_CHECKPOINT_WAL_BYTES = 16 << 20
 JOURNAL_KEY = "journal_position"  # store_meta: how far the journal is loaded
-# Rows acknowledged but not yet in DuckDB that the loader may hold in memory; past this,
-# acknowledgements wait for the loader (the journal cannot run ahead without bound).
-MAX_BACKLOG_ROWS = 30_000
+# Rows acknowledged but not yet in DuckDB; past this, acknowledgements wait for the loader
+# (the journal, about 1 KB a row on disk, cannot run ahead without bound).
+MAX_BACKLOG_ROWS = 2_000_000
+# Of the backlog, at most this many bytes of encoded rows stay in memory; the rest is read back
+# from the journal by the loader (the page cache usually still has it).
+MAX_HELD_BYTES = 64 << 20
 # Rows per load transaction: past ~10,000 a DuckDB commit costs no less per row, and the
 # loader holds them as Python values for a moment (memory).
 LOAD_MAX_ROWS = 10_000
@@ -418,6 +421,16 @@ class _Load:
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     end: Position | None = None  # a journal record's end
     job: _Job | None = None  # a direct job
+    start: Position | None = None  # a journal record's start
+    # Bytes of `events` held in memory; 0 when the backlog let go of them (`events` and
+    # `quarantine` are then read back from the journal when their turn comes).
+    held: int = 0
+
+    def contents(self, directory: Path) -> tuple[list[bytes], list[dict[str, Any]]]:
+        if self.held or self.start is None:
+            return self.events, self.quarantine
+        record = journal.read_record(directory, self.start)
+        return record.events, record.quarantine
 
 
 class MemoryLease:
@@ -513,6 +526,7 @@ class GroupCommitWriter:
         self._state = threading.Condition()
         self._acked_seq = self._loaded_seq = 0
         self._backlog = 0  # rows acknowledged, not yet loaded
+        self._held_bytes = 0  # of those, bytes held in memory
         self._failure: Exception | None = None  # the loader's last error, until it recovers
         self._held: _Load | None = None  # taken from the queue by the loader, not yet loaded
         self._thread = threading.Thread(target=self._run, name="haina-journal", daemon=True)
@@ -644,6 +658,11 @@ class GroupCommitWriter:
             self._acked_seq += 1
             load.seq = self._acked_seq
             self._backlog += load.rows
+            if load.start is not None:
+                if self._held_bytes + load.held > MAX_HELD_BYTES:
+                    # A long backlog waits on disk, not in memory: the loader reads it back.
+                    load.events, load.quarantine, load.held = [], [], 0
+                self._held_bytes += load.held
         self._loads.put(load)
 
     def _acknowledge(self, jobs: list[_Job]) -> None:
@@ -692,7 +711,10 @@ class GroupCommitWriter:
             return
         with self._recent_lock:
             self._recent_keys().add(hashes[fresh], day)
-        self._hand_over(_Load(0, blobs, int(fresh.sum()), merged.quarantine, end))
+        start = Position(end.segment, end.offset - len(data))
+        held = sum(len(b) for b in blobs) + 1
+        rows = int(fresh.sum())
+        self._hand_over(_Load(0, blobs, rows, merged.quarantine, end, None, start, held))
         self.last_commit = time.monotonic()
         # Each job's share of the mask: its Python rows come first (in job order), then its
         # encoded parts (in job order), as _merge put them.
@@ -821,10 +843,13 @@ class GroupCommitWriter:
         if job is not None:
             self._commit_direct(loads[0], job)
             return
-        batch = WriteBatch(
-            tables=_tables_of([b for ld in loads for b in ld.events]),
-            quarantine=[q for ld in loads for q in ld.quarantine],
-        )
+        blobs: list[bytes] = []
+        quarantine: list[dict[str, Any]] = []
+        for ld in loads:
+            events, rows = ld.contents(self.journal_dir)
+            blobs += events
+            quarantine += rows
+        batch = WriteBatch(tables=_tables_of(blobs), quarantine=quarantine)
         end = loads[-1].end
         while True:
             try:
@@ -866,6 +891,7 @@ class GroupCommitWriter:
             self._failure = None
             self._loaded_seq = max(self._loaded_seq, loads[-1].seq)
             self._backlog -= sum(ld.rows for ld in loads)
+            self._held_bytes -= sum(ld.held for ld in loads)
             self._state.notify_all()
 
     def _idle_checkpoint(self) -> None:

@@ -127,6 +127,21 @@ def read_from(directory: Path, start: Position) -> Iterator[Record]:
                 yield Record(seq, events, quarantine, Position(seg, offset))
 
 
+def read_record(directory: Path, start: Position) -> Record:
+    """The whole record that begins at `start` (one the loader let go of from memory)."""
+    with segment_path(directory, start.segment).open("rb") as f:
+        f.seek(start.offset)
+        head = f.read(_HEADER.size)
+        magic, length, crc, seq = _HEADER.unpack(head)
+        body = f.read(length)
+    if magic != MAGIC or len(body) != length or zlib.crc32(body) != crc:
+        raise OSError(f"journal record at {start.text()} does not read back whole")
+    events, quarantine = _decode_body(body)
+    return Record(
+        seq, events, quarantine, Position(start.segment, start.offset + len(head) + length)
+    )
+
+
 class JournalWriter:
     """Appends records to the newest segment; each `append` returns once it is on disk."""
 
