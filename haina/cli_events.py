@@ -182,7 +182,7 @@ def export_cmd(
         n = int(resp.headers.get("x-haina-rows", "0"))
     else:
         ws = _workspace_id(settings, workspace)
-        with local_collector(settings) as c:
+        with local_collector(settings) as c, c.writer.report_memory():
             n = export_to_file(c.writer.reader(), ws, fmt, output, start, end)
     err.print(f"{n} events written to {output}")
 

@@ -12,6 +12,10 @@ appends. The server keeps the write key lookup, the answer and the journal.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +34,16 @@ def start(geo_path: Path | None) -> None:
     global _geo
     _geo = open_geo(geo_path)
     warm_up()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    """A worker leaves when the server does, however the server ended (a SIGKILL included):
+    waiting for work on its queue, it would not notice."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def ready(pause: float) -> bool:

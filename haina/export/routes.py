@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+import duckdb
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from haina.auth.deps import CurrentWorkspace
@@ -47,9 +48,27 @@ async def export_events(
     os.close(fd)
     path = Path(name)
     start, end = _utc(from_), _utc(to)
-    rows = await asyncio.to_thread(
-        export_to_file, await writer.reader_async(), token.workspace_id, format, path, start, end
-    )
+    conn = await writer.reader_async()
+
+    def run() -> int:
+        # A whole workspace sorted by time needs more than collection's memory limit.
+        with writer.report_memory():
+            return export_to_file(conn, token.workspace_id, format, path, start, end)
+
+    try:
+        rows = await asyncio.to_thread(run)
+    except duckdb.OutOfMemoryException as exc:
+        path.unlink(missing_ok=True)
+        raise HTTPException(
+            503,
+            {
+                "code": "export_too_large",
+                "field": "from",
+                "message": f"the export does not fit in memory ({exc}); export a shorter "
+                "range with from/to",
+            },
+            headers={"Retry-After": "60"},
+        ) from exc
     return StreamingResponse(
         _stream(path),
         media_type=MEDIA_TYPES[format],
