@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haina import __version__
 from haina.collect.routes import router as collect_router
-from haina.collect.service import Collector
+from haina.collect.service import Collector, warm_up
 from haina.config import Settings
 from haina.export.routes import router as export_router
 from haina.importer.routes import router as import_router
@@ -25,6 +25,7 @@ from haina.quarantine.routes import router as quarantine_router
 from haina.reports.cache import ReportCache
 from haina.reports.routes import router as reports_router
 from haina.reports.service import StoredSessionsRefresher
+from haina.store.events.duckdb_store import empty_columns, events_table
 from haina.web.dashboard import router as dashboard_router
 from haina.web.pages import load_pages
 from haina.web.routes import router as web_router
@@ -96,6 +97,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         collector = Collector.open(settings)
         meta, writer = collector.meta, collector.writer
+        # What the first request would otherwise load while it waits: the pipeline's rules and
+        # patterns, and pandas, which pyarrow imports on its first list conversion (~0.2 s
+        # holding the GIL and the import lock).
+        warm_up()
+        events_table(empty_columns())
         app.state.meta = meta
         app.state.writer = writer
         app.state.collector = collector

@@ -9,7 +9,6 @@ app without this wrapper). Everything else goes to the app unchanged.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,8 +16,6 @@ import msgspec
 
 from haina.collect.routes import CORS, SHORT_PATHS, answer
 from haina.collect.service import SINGLE_TYPES
-
-log = logging.getLogger("haina.collect")
 
 # path -> route type (None: a batch)
 PATHS: dict[str, str | None] = {

@@ -146,7 +146,8 @@ def reject_row(
 def warm_up() -> None:
     """Run the pipeline once on a made-up page view, so that what it loads on first use (the
     channel rules, the user-agent parser's patterns) is loaded at start, not while the first
-    request waits."""
+    request waits. For the server and its workers; CLI commands that never run the pipeline
+    do not pay for it."""
     ctx = IngestContext(
         workspace_id="warm-up",
         source_id="warm-up",
@@ -379,7 +380,6 @@ class Collector:
         limits = Limits(
             settings.max_message_bytes, settings.max_batch_bytes, settings.max_batch_messages
         )
-        warm_up()
         return cls(
             meta,
             writer,

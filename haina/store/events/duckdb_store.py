@@ -516,9 +516,6 @@ class GroupCommitWriter:
         self._versions: dict[str, int] = {}
         self.last_commit = time.monotonic()  # when a commit last finished (see idle_seconds)
         self._loaded = self._recover()
-        # pyarrow imports pandas the first time it converts Python lists (~0.2 s holding the
-        # GIL and the import lock): at start, not in the first request's way.
-        events_table(empty_columns())
         self._journal = JournalWriter(self.journal_dir, self._loaded)
         self._recent: RecentKeys | None = None  # built on the first acknowledgement
         self._recent_lock = threading.Lock()
@@ -714,7 +711,8 @@ class GroupCommitWriter:
         start = Position(end.segment, end.offset - len(data))
         held = sum(len(b) for b in blobs) + 1
         rows = int(fresh.sum())
-        self._hand_over(_Load(0, blobs, rows, merged.quarantine, end, None, start, held))
+        load = _Load(0, blobs, rows, merged.quarantine, end=end, start=start, held=held)
+        self._hand_over(load)
         self.last_commit = time.monotonic()
         # Each job's share of the mask: its Python rows come first (in job order), then its
         # encoded parts (in job order), as _merge put them.
