@@ -18,6 +18,7 @@ import msgspec
 
 from haina.pipeline.channel import Acquisition, acquisition_for
 from haina.pipeline.geo import GeoLookup
+from haina.pipeline.identity import identities
 from haina.pipeline.ip import anonymise_ip, is_valid_ip
 from haina.pipeline.normalise import Invalid, Message, normalise
 from haina.pipeline.plan import TrackingPlan
@@ -234,6 +235,7 @@ def _row(m: Message, ctx: IngestContext) -> tuple[Any, ...]:
         raise Invalid(first["field"], "plan_violation", first["reason"])
     if violations and ctx.plan_mode == "allow":
         violations = None
+    ids = identities(m, ctx.settings.identity)
 
     row = (
         ctx.workspace_id,
@@ -282,5 +284,6 @@ def _row(m: Message, ctx: IngestContext) -> tuple[Any, ...]:
         geo.region if geo else None,
         geo.city if geo else None,
         _encode(violations).decode() if violations else None,
+        ids,
     )
     return row

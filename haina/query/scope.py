@@ -2,8 +2,8 @@
 
 `Scope` builds the common table expressions a report query begins with:
 
-- `ids`: anonymous id → the user id it was first seen with (the identity graph of issue 4
-  replaces this one CTE; events keep the identifiers they arrived with);
+- `idu` / `ida`: user id / anonymous id → person, from the identity graph (events keep the
+  identifiers they arrived with; a merge re-attributes their history at once);
 - `ev`: page, screen and track events of the range (plus a look-back for sessions), bots left
   out unless asked for, with `person`, `name` (`$pageview` for page calls) and `sel` (whether
   the event passes the report's event-level filters);
@@ -175,13 +175,17 @@ def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Derivation:
-    """How haina/query/stored.py narrows a scope to the people it re-derives: `ids` is the
-    body of the `ids` CTE, `events` a condition on the stored columns (`e.`), `people` one
-    on `ev0` (person, ts)."""
+    """How haina/query/stored.py narrows a scope to the people it re-derives: `events` is a
+    condition on the stored columns (`e.`), `people` one on `ev0` (person, ts)."""
 
-    ids: str
     events: str = "TRUE"
     people: str = "TRUE"
+
+
+# An event's person: the identity graph's person of its user id, else of its anonymous id
+# (an identifier the graph does not hold yet, or a junk one, stands for itself).
+PERSON = "coalesce(idu.person, ida.person, e.user_id, e.anonymous_id)"
+PERSON_JOINS = "LEFT JOIN idu ON idu.ident = e.user_id LEFT JOIN ida ON ida.ident = e.anonymous_id"
 
 
 class Scope:
@@ -275,7 +279,7 @@ class Scope:
         return compile_filters(picked, self.resolve, self.d, self.params)
 
     def ctes(self, sessions: bool = False, names: list[str] | None = None) -> str:
-        """`ids`, `ev` (and `sx`, `sessions`). `names` narrows `ev` to events of those names
+        """`idu`, `ida`, `ev` (and `sx`, `sessions`). `names` narrows `ev` to events of those names
         plus nothing else (reports that need only some events).
 
         With sessions, `ev` reaches a session cap past the range's end: a session belongs to
@@ -357,20 +361,15 @@ class Scope:
         )
 
     def _ids(self) -> str:
-        if self.derivation is not None:
-            return f"ids AS ({self.derivation.ids})"
-        return f"ids AS ({self.identity_map()})"
+        users = self.identity_map("user_id", "idu")
+        return f"{users},\n{self.identity_map('anonymous_id', 'ida')}"
 
-    def identity_map(self, only: str | None = None) -> str:
-        """SELECT of (aid, uid): each anonymous id and the user id it was first seen with
-        (the rule the `ids` CTE applies; stored sessions keep its result), for the anonymous
-        ids meeting `only`."""
-        key = self.d.tuple_("timestamp", "user_id")
-        narrow = f" AND ({only})" if only else ""
+    def identity_map(self, kind: str, name: str) -> str:
+        """A CTE `name` of (ident, person): the person of each identifier of `kind` in the
+        identity graph (haina/identity/store.py keeps it; reports refresh it first)."""
         return (
-            f"SELECT anonymous_id AS aid, {self.d.arg_min('user_id', key)} AS uid FROM events "
-            f"WHERE workspace_id = {self.ws} AND user_id IS NOT NULL AND anonymous_id IS NOT NULL"
-            f"{narrow} GROUP BY anonymous_id"
+            f"{name} AS (SELECT id_value AS ident, person_id AS person FROM identity_nodes "
+            f"WHERE workspace_id = {self.ws} AND id_type = '{kind}')"
         )
 
     def _ev(self, event_cond: str, names: list[str] | None, scan_hi: str) -> str:
@@ -393,13 +392,13 @@ class Scope:
             people = f" AND ({self.derivation.people})"
         return (
             f"ev0 AS (SELECT {EV_COLUMNS}, e.message_id AS uuid, e.timestamp AS ts, "
-            f"{name} AS event_name, coalesce(e.user_id, ids.uid, e.anonymous_id) AS person, "
+            f"{name} AS event_name, {PERSON} AS person, "
             f"CASE WHEN e.type = 'page' THEN {pvid} END AS pvid, "
             f"CASE WHEN {engagement} THEN {pvid} END AS eng_pvid, "
             f"CASE WHEN {engagement} THEN {ms} END AS raw_eng_ms, "
             f"CASE WHEN {engagement} THEN {scroll} END AS raw_scroll, "
             f"CASE WHEN e.type = 'page' THEN {load} END AS load_ms "
-            "FROM events e LEFT JOIN ids ON e.anonymous_id = ids.aid "
+            f"FROM events e {PERSON_JOINS} "
             f"WHERE e.workspace_id = {self.ws} AND e.timestamp >= {self.scan_lo} "
             f"AND e.timestamp <= {scan_hi} AND e.type IN ('page', 'screen', 'track')"
             f"{bots}{only}{narrow}),\n"
@@ -423,8 +422,7 @@ class Scope:
                 f"{self.d.arg_max_if(value, 'e.timestamp', f'{value} IS NOT NULL')} AS {alias}"
             )
         cte = (
-            f"(SELECT coalesce(e.user_id, ids.uid, e.anonymous_id) AS pid, {', '.join(cols)} "
-            "FROM events e LEFT JOIN ids ON e.anonymous_id = ids.aid "
+            f"(SELECT {PERSON} AS pid, {', '.join(cols)} FROM events e {PERSON_JOINS} "
             f"WHERE e.workspace_id = {self.ws} AND e.traits IS NOT NULL GROUP BY pid) pp"
         )
         select = "".join(f", pp.{a} AS {a}" for a in self._person_keys.values())

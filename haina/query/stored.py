@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 from haina.query.engine import Engine
 from haina.query.scope import (
     DAY_US,
+    PERSON_JOINS,
     Derivation,
     Range,
     ReportContext,
@@ -50,7 +51,7 @@ from haina.query.scope import (
 from haina.store.events.schema import SESSION_EVENT_COLUMNS, STORED_SESSION_COLUMNS
 
 # Bump when the derivation changes: stored rows of another version are rebuilt.
-DERIVATION_VERSION = 5
+DERIVATION_VERSION = 6
 # People re-derived per statement when rebuilding, so memory stays bounded: ~2 M events per
 # pass in DuckDB (it spills), ~0.5 M in ClickHouse (a pass's numbered events are held in a
 # Memory table, and every CTE is inlined: each pass reads `events` several times).
@@ -97,7 +98,8 @@ def refresh(engine: Engine, workspace_id: str, settings: ReportSettings) -> Refr
         p = engine.dialect.placeholder("ws", workspace_id)
         rows = engine.rows(
             f"SELECT (SELECT max(fingerprint) FROM derive_state WHERE workspace_id = {p}), "
-            f"(SELECT count(*) FROM derive_queue WHERE workspace_id = {p})",
+            f"(SELECT count(*) FROM derive_queue WHERE workspace_id = {p}) + "
+            f"(SELECT count(*) FROM derive_moves WHERE workspace_id = {p})",
             ws,
         )
         state, queued = rows[0]
@@ -126,9 +128,9 @@ def _rebuild(engine: Engine, workspace_id: str, settings: ReportSettings) -> Ref
     s = _scope(engine, workspace_id, settings)
     # What is queued now is in the events this rebuild reads; later commits stay queued.
     statements = [
-        f"DELETE FROM {t} WHERE workspace_id = {s.ws}" for t in (*_TABLES, "derive_queue")
+        f"DELETE FROM {t} WHERE workspace_id = {s.ws}"
+        for t in (*_TABLES, "derive_queue", "derive_moves")
     ]
-    statements.append(f"INSERT INTO derive_ids SELECT {s.ws}, aid, uid FROM ({s.identity_map()})")
     _run(engine, statements, s.params.values, transaction=duck)
     count = engine.rows(
         f"SELECT count(*) FROM events WHERE workspace_id = {s.ws}", s.params.values
@@ -138,9 +140,7 @@ def _rebuild(engine: Engine, workspace_id: str, settings: ReportSettings) -> Ref
     for i in range(passes):
         part = _scope(engine, workspace_id, settings)
         bucket = engine.dialect.hash_bucket("ev0.person", passes)
-        part.derivation = Derivation(
-            ids=_stored_ids(part), people=f"{bucket} = {part.p(i)}" if passes > 1 else "TRUE"
-        )
+        part.derivation = Derivation(people=f"{bucket} = {part.p(i)}" if passes > 1 else "TRUE")
         _run(engine, _derive(part), part.params.values, transaction=duck)
     _mark(engine, workspace_id, settings, duck)
     people = engine.rows(
@@ -151,42 +151,42 @@ def _rebuild(engine: Engine, workspace_id: str, settings: ReportSettings) -> Ref
 
 
 def _incremental(engine: Engine, workspace_id: str, settings: ReportSettings) -> Refreshed:
-    """Re-derive the people the queued commits touched (DuckDB, one transaction)."""
+    """Re-derive the people the queued commits and the identity graph's moves touched
+    (DuckDB, one transaction)."""
     started = time.monotonic()
     s = _scope(engine, workspace_id, settings)
     back = s.p(DAY_US)  # engagement arrives after its pageview: look a day back
     timeout = s.p(settings.session_timeout_minutes * 60_000_000)
     ever = s.p(_EVER.utc_from)
-    queued = s.identity_map("anonymous_id IN (SELECT aid FROM d_queue)")
     prepare = [
         "CREATE OR REPLACE TEMP TABLE d_queue AS SELECT anonymous_id AS aid, user_id AS uid, "
         f"min(min_ts) AS ts FROM derive_queue WHERE workspace_id = {s.ws} GROUP BY aid, uid",
         f"DELETE FROM derive_queue WHERE workspace_id = {s.ws}",
-        # Each queued anonymous id: the person its events belonged to, and belong to now.
-        "CREATE OR REPLACE TEMP TABLE d_map AS SELECT a.aid, "
-        "coalesce(n.uid, a.aid) AS new_p, coalesce(o.person, a.aid) AS old_p "
-        "FROM (SELECT DISTINCT aid FROM d_queue WHERE aid IS NOT NULL) a "
-        f"LEFT JOIN ({queued}) n ON n.aid = a.aid "
-        f"LEFT JOIN derive_ids o ON o.workspace_id = {s.ws} AND o.aid = a.aid",
+        # People whose identifiers the graph moved (a merge, a split): re-derived whole.
+        "CREATE OR REPLACE TEMP TABLE d_moves AS SELECT DISTINCT old_person, new_person "
+        f"FROM derive_moves WHERE workspace_id = {s.ws}",
+        f"DELETE FROM derive_moves WHERE workspace_id = {s.ws}",
         # The people concerned, and from when: a day before their earliest new event; all
-        # of it for both people of an anonymous id that moved.
-        "CREATE OR REPLACE TEMP TABLE d_cut AS SELECT person, min(ts) AS cut FROM ("
-        f"SELECT coalesce(q.uid, m.new_p, q.aid) AS person, q.ts - to_microseconds({back}) "
-        "AS ts FROM d_queue q LEFT JOIN d_map m ON q.aid = m.aid "
-        f"UNION ALL SELECT old_p, {ever} FROM d_map WHERE old_p <> new_p "
-        f"UNION ALL SELECT new_p, {ever} FROM d_map WHERE old_p <> new_p) c "
+        # of it for both people of a move.
+        f"CREATE OR REPLACE TEMP TABLE d_cut AS WITH {s._ids()} "  # noqa: SLF001
+        "SELECT person, min(ts) AS cut FROM ("
+        "SELECT coalesce(idu.person, ida.person, e.uid, e.aid) AS person, "
+        f"e.ts - to_microseconds({back}) AS ts FROM (SELECT aid, uid, ts, uid AS user_id, "
+        f"aid AS anonymous_id FROM d_queue) e {PERSON_JOINS} "
+        f"UNION ALL SELECT old_person, {ever} FROM d_moves "
+        f"UNION ALL SELECT new_person, {ever} FROM d_moves) c "
         "WHERE person IS NOT NULL GROUP BY person",
         # ... moved back to the start of the first stored session the new events can reach.
         "CREATE OR REPLACE TEMP TABLE d_people AS SELECT c.person, "
         "least(c.cut, coalesce(min(ss.run_start), c.cut)) AS from_ts FROM d_cut c "
         f"LEFT JOIN stored_sessions ss ON ss.workspace_id = {s.ws} AND ss.person = c.person "
         f"AND ss.last_ts >= c.cut - to_microseconds({timeout}) GROUP BY c.person, c.cut",
-        f"DELETE FROM derive_ids WHERE workspace_id = {s.ws} AND aid IN (SELECT aid FROM d_map)",
-        f"INSERT INTO derive_ids SELECT {s.ws}, aid, new_p FROM d_map WHERE new_p <> aid",
-        # The identifiers whose events can be those people's.
+        # The identifiers whose events can be those people's (the graph's, and the people's
+        # own keys for identifiers it does not hold).
         "CREATE OR REPLACE TEMP TABLE d_idents AS SELECT person AS ident FROM d_people "
-        f"UNION SELECT aid FROM derive_ids WHERE workspace_id = {s.ws} "
-        "AND person IN (SELECT person FROM d_people)",
+        f"UNION SELECT id_value FROM identity_nodes WHERE workspace_id = {s.ws} "
+        "AND id_type IN ('user_id', 'anonymous_id') "
+        "AND person_id IN (SELECT person FROM d_people)",
         f"DELETE FROM stored_sessions USING d_people WHERE stored_sessions.workspace_id = {s.ws} "
         "AND stored_sessions.person = d_people.person "
         "AND stored_sessions.run_start >= d_people.from_ts",
@@ -194,7 +194,6 @@ def _incremental(engine: Engine, workspace_id: str, settings: ReportSettings) ->
         "AND session_events.person = d_people.person AND session_events.ts >= d_people.from_ts",
     ]
     s.derivation = Derivation(
-        ids=_stored_ids(s),
         events="(e.user_id IN (SELECT ident FROM d_idents) "
         "OR e.anonymous_id IN (SELECT ident FROM d_idents)) "
         "AND e.timestamp >= (SELECT min(from_ts) FROM d_people)",
@@ -205,16 +204,12 @@ def _incremental(engine: Engine, workspace_id: str, settings: ReportSettings) ->
     _run(engine, [*prepare, *derive], s.params.values, transaction=True)
     people = engine.rows("SELECT count(*) FROM d_people", {})[0][0]
     _mark(engine, workspace_id, settings, True)
-    for t in ("d_queue", "d_map", "d_cut", "d_people", "d_idents"):
+    for t in ("d_queue", "d_moves", "d_cut", "d_people", "d_idents"):
         engine.execute(f"DROP TABLE IF EXISTS {t}")
     return Refreshed("incremental", int(people or 0), round(time.monotonic() - started, 3))
 
 
-_TABLES = ("stored_sessions", "session_events", "derive_ids", "derive_people")
-
-
-def _stored_ids(s: Scope) -> str:
-    return f"SELECT aid, person AS uid FROM derive_ids WHERE workspace_id = {s.ws}"
+_TABLES = ("stored_sessions", "session_events", "derive_people")
 
 
 def _derive(s: Scope) -> list[str]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from haina.identity.store import labels
 from haina.query.engine import QueryTooLarge
 from haina.query.entity import (
     Breakdown,
@@ -416,6 +417,8 @@ def people(ctx: ReportContext, q: FunnelPeopleQuery) -> dict[str, Any]:
     who = shown.to_pylist()
     order = sorted(range(len(who)), key=lambda i: (who[i], chosen.value[i]))
     page = order[q.offset : q.offset + q.limit]
+    # Each person as the identity graph knows them (a raw id the graph lacks stands alone).
+    named = labels(ctx.engine, ctx.workspace_id, [who[i] for i in page])
     return {
         "kind": "funnel_people",
         "step": q.step,
@@ -424,6 +427,7 @@ def people(ctx: ReportContext, q: FunnelPeopleQuery) -> dict[str, Any]:
         "people": [
             {
                 "person": who[i],
+                "identifier": named.get(who[i], {"type": None, "value": who[i]}),
                 "breakdown_value": str(chosen.value[i]),
                 "furthest_step": int(chosen.furthest[i]) + 1,
                 "step_times_us": [int(x) for x in chosen.times[i, : chosen.furthest[i] + 1]],

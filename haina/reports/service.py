@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from haina.identity import store as identity_store
+from haina.identity.rules import IdentityRules
 from haina.query import stored
 from haina.query.engine import DuckDBEngine
 from haina.query.scope import ReportContext, ReportQuery, ReportSettings
@@ -23,16 +25,33 @@ from haina.reports.cache import ReportCache
 from haina.reports.registry import ReportKind, reports
 from haina.store.events.duckdb_store import GroupCommitWriter
 from haina.store.meta import MetaStore
-from haina.workspaces.keys import NotFound, report_settings
+from haina.workspaces.keys import NotFound, report_settings, workspace_settings
 
 log = logging.getLogger(__name__)
 
 
+def refresh_identity(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, rules: IdentityRules
+) -> None:
+    """Bring the workspace's identity graph up to date (reports resolve people through it);
+    a read-only store keeps the graph it has."""
+    try:
+        identity_store.refresh(conn, workspace_id, rules)
+    except duckdb.Error as exc:
+        log.warning("identity graph not refreshed: %s", exc)
+
+
 def refresh_stored(
-    conn: duckdb.DuckDBPyConnection, workspace_id: str, settings: ReportSettings
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    settings: ReportSettings,
+    rules: IdentityRules | None = None,
 ) -> bool:
-    """Bring the workspace's stored sessions up to date; False when they cannot be (a
-    read-only store): the report then derives its sessions from events."""
+    """Bring the workspace's identity graph (when `rules` are given) and stored sessions up
+    to date; False when they cannot be (a read-only store): the report then derives its
+    sessions from events."""
+    if rules is not None:
+        refresh_identity(conn, workspace_id, rules)
     try:
         done = stored.refresh(DuckDBEngine(conn), workspace_id, settings)
     except duckdb.Error as exc:
@@ -98,10 +117,11 @@ class StoredSessionsRefresher:
                     break
                 try:
                     settings = report_settings(self.meta, ws)
+                    rules = workspace_settings(self.meta, ws).identity
                 except NotFound:
                     continue  # events of a workspace since deleted: nothing reads them
                 with self.writer.report_memory():
-                    if refresh_stored(conn, ws, settings):
+                    if refresh_stored(conn, ws, settings, rules):
                         self.refreshed += 1
             self._owed_since = None
             return len(owed)
@@ -130,6 +150,7 @@ def run_for_workspace(
         return hit
     report = report or reports()[kind]
     with memory():
+        refresh_identity(conn, workspace_id, workspace_settings(meta, workspace_id).identity)
         stored = report.stored_sessions and refresh_stored(conn, workspace_id, settings)
         engine = DuckDBEngine(conn, timeout=timeout)
         result = report.run(ReportContext(engine, workspace_id, settings, stored=stored), q)

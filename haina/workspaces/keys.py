@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,9 +17,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from haina.identity.rules import IdentityRules, RulesError
 from haina.pipeline.sitesearch import DEFAULT_SEARCH_PARAMS
 from haina.query.scope import ReportSettings
 from haina.store.meta import ApiToken, MetaStore, Source, Workspace, WriteKey
+
+log = logging.getLogger(__name__)
 
 # Client-side sources (browsers, apps) send from the person's device: their IP is the
 # connection's. Server-side ones (servers, imports) may say which IP an event came from.
@@ -40,6 +45,7 @@ class WorkspaceSettings:
     anonymise_ip: bool = True
     site_search_params: tuple[str, ...] = DEFAULT_SEARCH_PARAMS
     own_hosts: tuple[str, ...] = ()
+    identity: IdentityRules = field(default_factory=IdentityRules)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -50,11 +56,23 @@ class WorkspaceSettings:
             if "site_search_params" in raw
             else DEFAULT_SEARCH_PARAMS,
             own_hosts=tuple(raw.get("own_hosts", ())),
+            identity=_identity_rules(raw.get("identity")),
             extra={k: v for k, v in raw.items() if k not in _KNOWN},
         )
 
 
-_KNOWN = {"anonymise_ip", "site_search_params", "own_hosts"}
+_KNOWN = {"anonymise_ip", "site_search_params", "own_hosts", "identity"}
+
+
+def _identity_rules(raw: Any) -> IdentityRules:
+    """Stored rules were validated when set; ones that no longer validate (an older version's)
+    fall back to the defaults rather than stop collection."""
+    try:
+        return IdentityRules.from_json(raw)
+    except RulesError:
+        log.warning("workspace identity settings are invalid; using the defaults")
+        return IdentityRules()
+
 
 # Report settings (docs/reports.md): name → (default, lower bound, upper bound) for numbers.
 REPORT_INT_SETTINGS: dict[str, tuple[int, int, int]] = {
@@ -291,6 +309,7 @@ SETTING_TYPES: dict[str, str] = {
     "session_split": "choice",
     "conversion_events": "list",
     "timezone": "timezone",
+    "identity": "identity",
 }
 
 
@@ -313,6 +332,13 @@ def parse_setting(name: str, value: Any) -> Any:
         return value
     if kind == "timezone":
         return _timezone(value)
+    if kind == "identity":
+        if isinstance(value, str):  # on the command line: JSON text
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise RulesError("identity", "identity must be a JSON object") from None
+        return IdentityRules.from_json(value).to_json()  # RulesError names the field
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -349,6 +375,8 @@ def update_settings(meta: MetaStore, workspace_id: str, changes: dict[str, Any])
     for k, v in changes.items():
         try:
             parsed[k] = parse_setting(k, v)
+        except RulesError as exc:
+            raise SettingError(exc.field, str(exc)) from exc
         except ValueError as exc:
             raise SettingError(k, str(exc)) from exc
     with meta.session() as s:
@@ -374,6 +402,7 @@ def effective_settings(meta: MetaStore, workspace_id: str) -> dict[str, Any]:
         "engaged_seconds": rs.engaged_seconds,
         "session_split": rs.session_split,
         "conversion_events": list(rs.conversion_events),
+        "identity": st.identity.to_json(),
     }
 
 

@@ -148,7 +148,7 @@ def test_funnel_chart_people_builder_and_filters(page: Any, shop: Shop) -> None:
         int(table.get_attribute("data-total")) == people["total"] == result["steps"][1]["dropped"]
     )
     shown = page.locator("#funnel-people-table td.person").all_inner_texts()
-    assert shown == [p["person"] for p in people["people"]]
+    assert shown == [p["identifier"]["value"] for p in people["people"]]
 
     # The builder: a fifth step in the empty row; the funnel is in the URL.
     page.fill("li.step-row.new input[name=step]", "$pageview")

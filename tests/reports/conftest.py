@@ -15,6 +15,8 @@ import pyarrow as pa
 import pytest
 from chdb import session as chdb_session
 
+from haina.identity.rules import IdentityRules
+from haina.identity.store import rebuild_on
 from haina.query import ChdbEngine, DuckDBEngine, Engine, ReportContext, ReportSettings
 from haina.query.stored import refresh
 from haina.reports.registry import reports, run_report
@@ -54,11 +56,21 @@ def load_chdb(table: pa.Table) -> Any:
     return s
 
 
+def build_identity(engines: dict[str, Engine], table: pa.Table) -> None:
+    """The identity graph of every workspace in `table`, on every engine (reports resolve
+    people through it)."""
+    for ws in set(table.column("workspace_id").to_pylist()):
+        for engine in engines.values():
+            rebuild_on(engine, ws, IdentityRules())
+
+
 @pytest.fixture(scope="session")
 def engines(demo_table: pa.Table) -> Iterator[dict[str, Engine]]:
     con = load_duckdb(demo_table)
     ch = load_chdb(demo_table)
-    yield {"duckdb": DuckDBEngine(con), "chdb": ChdbEngine(ch)}
+    both = {"duckdb": DuckDBEngine(con), "chdb": ChdbEngine(ch)}
+    build_identity(both, demo_table)
+    yield both
     con.close()
     ch.close()
 
@@ -152,6 +164,7 @@ class Engines(dict[str, Engine]):
 def engines_for(table: pa.Table) -> Engines:
     engines = Engines(duckdb=DuckDBEngine(load_duckdb(table)), chdb=ChdbEngine(load_chdb(table)))
     engines.workspace = str(table.column("workspace_id")[0]) if table.num_rows else "ws_t"
+    build_identity(engines, table)
     return engines
 
 

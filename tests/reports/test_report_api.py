@@ -81,7 +81,14 @@ def test_funnel_people_over_http(live: LiveServer, ws: dict[str, str]) -> None:
     }
     r = _post(live, ws["api_token"], "funnel/people", body)
     assert r.status_code == 200, r.text
-    assert [p["person"] for p in r.json()["people"]] == ["v9"]
+    (person,) = r.json()["people"]
+    assert person["identifier"] == {"type": "anonymous_id", "value": "v9"}
+    profile = httpx.get(
+        live.url + f"/api/v1/profiles/{person['person']}",
+        headers={"Authorization": f"Bearer {ws['api_token']}"},
+    )
+    assert profile.status_code == 200  # the number links to the person's profile
+    assert profile.json()["identities"][0]["value"] == "v9"
 
 
 def test_cli_report_prints_tables_and_json(tmp_path: Path) -> None:

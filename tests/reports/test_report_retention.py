@@ -25,13 +25,18 @@ def _date(day: int, hour: int = 5, month: int = 0, minute: int = 0) -> datetime:
     return datetime(2020, 6 + month, 10 + day, hour, minute)
 
 
+def _who(who: str) -> dict[str, str]:
+    """PostHog's distinct ids: `person…` are the people's own (user) ids, others are devices."""
+    return {"user_id": who} if who.startswith("person") else {"anonymous_id": who}
+
+
 def pv(who: str, ts: datetime, **props: Any) -> dict[str, Any]:
-    return {"ts": f"{ts:%Y-%m-%d %H:%M:%S}", "type": "page", "anonymous_id": who, "path": "/",
+    return {"ts": f"{ts:%Y-%m-%d %H:%M:%S}", "type": "page", **_who(who), "path": "/",
             "properties": props}  # fmt: skip
 
 
 def tr(who: str, ts: datetime, name: str, **props: Any) -> dict[str, Any]:
-    return {"ts": f"{ts:%Y-%m-%d %H:%M:%S}", "type": "track", "event": name, "anonymous_id": who,
+    return {"ts": f"{ts:%Y-%m-%d %H:%M:%S}", "type": "track", "event": name, **_who(who),
             "properties": props}  # fmt: skip
 
 
@@ -343,15 +348,19 @@ def _demo_people(engines: dict[str, Engine]) -> list[tuple[str, date, str]]:
         "WHERE workspace_id = ?",
         [WORKSPACE],
     ).fetchall()
-    first_user: dict[str, tuple[datetime, str]] = {}
-    for anon, user, ts, *_ in rows:
-        if anon and user and (anon not in first_user or (ts, user) < first_user[anon]):
-            first_user[anon] = (ts, user)
+    # People as the identity graph resolved them (its rules have tests of their own).
+    person_of = {
+        (kind, value): pid
+        for kind, value, pid in conn.execute(
+            "SELECT id_type, id_value, person_id FROM identity_nodes WHERE workspace_id = ?",
+            [WORKSPACE],
+        ).fetchall()
+    }
     zone = ZoneInfo("Asia/Shanghai")
     out = []
     for anon, user, ts, kind, event, bot in rows:
         if kind in ("page", "track") and not bot:
-            person = user or (first_user[anon][1] if anon in first_user else anon)
+            person = person_of.get(("user_id", user)) or person_of[("anonymous_id", anon)]
             name = "$pageview" if kind == "page" else event
             out.append((person, ts.replace(tzinfo=UTC).astimezone(zone).date(), name))
     return out

@@ -18,6 +18,8 @@ from conftest import make_events, run_everywhere
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from haina.identity import store as identity
+from haina.identity.rules import IdentityRules
 from haina.query import DuckDBEngine, ReportSettings
 from haina.query.stored import fingerprint, rebuild, refresh
 from haina.reports.service import StoredSessionsRefresher
@@ -32,7 +34,7 @@ SPLIT = ReportSettings(
     session_split="midnight_campaign", session_timeout_minutes=60,
 )  # fmt: skip
 START = datetime(2026, 11, 10, 8)
-TABLES = ("stored_sessions", "session_events", "derive_ids")
+TABLES = ("stored_sessions", "session_events")
 
 
 def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
@@ -98,9 +100,7 @@ def _tables(con: duckdb.DuckDBPyConnection, ws: str) -> dict[str, list[tuple[Any
     return {
         t: sorted(
             con.execute(
-                f"SELECT * EXCLUDE (pnum) FROM {t} WHERE workspace_id = ?"
-                if t != "derive_ids"
-                else f"SELECT * FROM {t} WHERE workspace_id = ?",
+                f"SELECT * EXCLUDE (pnum) FROM {t} WHERE workspace_id = ?",
                 [ws],
             ).fetchall(),
             key=repr,
@@ -124,9 +124,11 @@ def test_refreshing_commit_by_commit_equals_a_rebuild(
     modes = []
     for part in parts:
         commit(con, WriteBatch(tables=[table.take(part)]))
+        identity.refresh(con, ws, IdentityRules())  # as reports do first
         modes.append(refresh(engine, ws, chosen).mode)
     assert modes[0] == "rebuild" and set(modes[1:]) <= {"incremental"}
     assert con.execute("SELECT count(*) FROM derive_queue").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM derive_moves").fetchone() == (0,)
     kept = _tables(con, ws)
     assert rebuild(engine, ws, chosen).mode == "rebuild"
     assert kept == _tables(con, ws)

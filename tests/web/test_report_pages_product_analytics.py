@@ -205,7 +205,7 @@ def test_who_converted_and_who_dropped_are_the_apis_people(shop: Any, client: ht
     people = api(shop, "funnel/people", {**body, "step": 2, "converted": False})
     table = tables(r.text)["funnel-people-table"]
     assert people["total"] == api(shop, "funnel", body)["steps"][1]["dropped"] > 0
-    assert [row[0] for row in table] == [p["person"] for p in people["people"]]
+    assert [row[0] for row in table] == [p["identifier"]["value"] for p in people["people"]]
     assert f'data-total="{people["total"]}"' in r.text
 
 

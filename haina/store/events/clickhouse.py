@@ -37,9 +37,14 @@ _DERIVED_ORDER = {
     "stored_sessions": ("workspace_id", "start"),
     "session_events": ("workspace_id", "sstart"),
     "derive_queue": ("workspace_id",),
-    "derive_ids": ("workspace_id", "aid"),
+    "derive_moves": ("workspace_id",),
     "derive_people": ("workspace_id", "person"),
     "derive_state": ("workspace_id",),
+    "identity_queue": ("workspace_id",),
+    "identity_nodes": ("workspace_id", "id_type", "id_value"),
+    "identity_edges": ("workspace_id", "edge"),
+    "identity_merges": ("workspace_id", "person_id"),
+    "identity_state": ("workspace_id",),
 }
 
 
@@ -84,4 +89,11 @@ def insert_arrow(session: Any, events: pa.Table, table: str = "events") -> None:
     session.query(ddl(table))
     ensure_derived(session)
     batch = events.select([c for c, _ in EVENT_COLUMNS])  # noqa: F841 (chdb reads it by name)
+    session.query(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(batch)")
+
+
+def insert_table(session: Any, table: str, rows: pa.Table) -> None:
+    """Insert an Arrow table into a table of the same column names (a derived one)."""
+    names = ", ".join(f"`{c}`" for c in rows.column_names)
+    batch = rows  # noqa: F841 (chdb reads it by name)
     session.query(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(batch)")

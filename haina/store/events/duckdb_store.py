@@ -37,6 +37,7 @@ from haina.store.events.schema import (
     DERIVED_TABLES,
     EVENT_ARROW_SCHEMA,
     EVENT_COLUMN_NAMES,
+    EVENT_COLUMNS,
     QUARANTINE_ARROW_SCHEMA,
     QUARANTINE_COLUMN_NAMES,
     ddl,
@@ -168,6 +169,7 @@ def open_duckdb(
         _drop_stale_derived(conn)
         for stmt in ddl():
             conn.execute(stmt)
+        _add_new_event_columns(conn)
         # DuckDB checkpoints every 16 MB of WAL by default: for an append-heavy store that is
         # a compression pass every few thousand events. The writer checkpoints when idle.
         conn.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
@@ -175,6 +177,21 @@ def open_duckdb(
         # DuckDB's default is 80% of RAM; big queries spill to disk past the limit.
         conn.execute(f"SET memory_limit = '{memory_limit}'")
     return conn
+
+
+def _add_new_event_columns(conn: duckdb.DuckDBPyConnection) -> None:
+    """Columns added to `events` since the file was made are added at its end (in order,
+    so `INSERT INTO events SELECT *` still lines up); older rows read NULL."""
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = 'events'"
+        ).fetchall()
+    }
+    for name, kind in EVENT_COLUMNS:
+        if name not in have:
+            conn.execute(f'ALTER TABLE events ADD COLUMN "{name}" {kind}')
 
 
 def _drop_stale_derived(conn: duckdb.DuckDBPyConnection) -> None:
@@ -193,6 +210,7 @@ def _drop_stale_derived(conn: duckdb.DuckDBPyConnection) -> None:
     ]
     for name in stale:
         conn.execute(f"DROP TABLE {name}")
+    conn.execute("DROP TABLE IF EXISTS derive_ids")  # an older version's, replaced by the graph
     if stale and "derive_state" not in stale and "derive_state" in have:
         conn.execute("DELETE FROM derive_state")
 
@@ -226,8 +244,11 @@ def _tables_of(blobs: list[bytes], chunk_rows: int = 1024) -> list[pa.Table]:
     tables: list[pa.Table] = []
     cols: Columns = empty_columns()
     for blob in blobs:
-        for c, values in journal.decode_columns(blob).items():
-            cols[c].extend(values)
+        decoded = journal.decode_columns(blob)
+        n = len(decoded["message_id"])
+        for c, values in cols.items():
+            # A record journaled by an older version lacks the columns added since.
+            values.extend(decoded.get(c) or [None] * n)
         if len(cols["message_id"]) >= chunk_rows:
             tables.append(events_table(cols))
             cols = empty_columns()
@@ -326,6 +347,7 @@ def commit(
         if n and fresh.num_rows == n:
             tail.append("INSERT INTO events SELECT * FROM incoming")
             tail.append(_ENQUEUE.format(source="incoming"))
+            tail.append(_ENQUEUE_IDS.format(source="incoming"))
         elif fresh.num_rows:
             conn.register("fresh", fresh)
             registered.append("fresh")
@@ -335,6 +357,7 @@ def commit(
             )
             tail.append(f"INSERT INTO events SELECT i.* FROM {stored}")
             tail.append(_ENQUEUE.format(source=stored))
+            tail.append(_ENQUEUE_IDS.format(source=stored))
         if batch.quarantine:
             conn.register("q_incoming", quarantine_table(batch.quarantine))
             registered.append("q_incoming")
@@ -372,6 +395,14 @@ def commit(
 _ENQUEUE = (
     "INSERT INTO derive_queue SELECT workspace_id, anonymous_id, user_id, min(timestamp) "
     "FROM {source} GROUP BY workspace_id, anonymous_id, user_id"
+)
+
+# ... and the identifiers it carried together, with the earliest message of each combination,
+# for the next refresh of the identity graph (haina/identity/store.py).
+_ENQUEUE_IDS = (
+    "INSERT INTO identity_queue SELECT workspace_id, anonymous_id, user_id, identities, "
+    "min(timestamp), arg_min(message_id, (timestamp, message_id)) FROM {source} "
+    "GROUP BY workspace_id, anonymous_id, user_id, identities"
 )
 
 
@@ -573,6 +604,10 @@ class GroupCommitWriter:
 
     def data_version(self, workspace_id: str) -> int:
         return self._versions.get(workspace_id, 0)
+
+    def touch(self, workspace_id: str) -> None:
+        """The workspace's data changed outside a commit (e.g. a split): cached reports go."""
+        self._versions[workspace_id] = self._versions.get(workspace_id, 0) + 1
 
     def _bump_versions(self, batches: list[WriteBatch]) -> None:
         seen: set[str] = set()

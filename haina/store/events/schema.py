@@ -52,6 +52,9 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("region", "VARCHAR"),
     ("city", "VARCHAR"),
     ("plan_violations", "JSON"),
+    # Identifiers besides user_id / anonymous_id, normalised: [[type, value], ...] from traits,
+    # context.traits, context.externalIds and an alias's previousId (haina/pipeline/identity.py).
+    ("identities", "JSON"),
 )
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(c for c, _ in EVENT_COLUMNS)
@@ -136,14 +139,18 @@ SESSION_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("runs", "BIGINT"),
 )
 # What stored sessions need besides the two tables: the identifiers each commit touched
-# (written by the commit, consumed by the next refresh), the anonymous id → user id map the
-# stored rows were derived with, and per workspace the settings they were derived with.
+# (written by the commit, consumed by the next refresh), the identity graph's moves, and per
+# workspace the settings they were derived with.
 DERIVE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "derive_queue": (
         ("workspace_id", "VARCHAR"), ("anonymous_id", "VARCHAR"), ("user_id", "VARCHAR"),
         ("min_ts", "TIMESTAMP"),
     ),
-    "derive_ids": (("workspace_id", "VARCHAR"), ("aid", "VARCHAR"), ("person", "VARCHAR")),
+    # People whose identifiers the identity graph moved to another person since the last
+    # refresh (haina/identity/store.py writes them): both are re-derived whole.
+    "derive_moves": (
+        ("workspace_id", "VARCHAR"), ("old_person", "VARCHAR"), ("new_person", "VARCHAR"),
+    ),
     # Each person of the stored tables numbered 1, 2, ... per workspace (kept by refreshes,
     # renumbered by a rebuild): reports key on numbers, not on long identifier strings.
     "derive_people": (("workspace_id", "VARCHAR"), ("person", "VARCHAR"), ("pnum", "BIGINT")),
@@ -151,11 +158,45 @@ DERIVE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("workspace_id", "VARCHAR"), ("fingerprint", "VARCHAR"), ("refreshed_at", "TIMESTAMP"),
     ),
 }  # fmt: skip
+# The identity graph (haina/identity/store.py), rebuildable from `events`: the identifiers each
+# commit carried (consumed by the next refresh), every identifier with its profile, the
+# messages that linked identifiers (one row per identifier), the merges, and per workspace the
+# rules the graph was built with.
+IDENTITY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "identity_queue": (
+        ("workspace_id", "VARCHAR"), ("anonymous_id", "VARCHAR"), ("user_id", "VARCHAR"),
+        ("identities", "VARCHAR"), ("ts", "TIMESTAMP"), ("message_id", "VARCHAR"),
+    ),
+    "identity_nodes": (
+        ("workspace_id", "VARCHAR"), ("id_type", "VARCHAR"), ("id_value", "VARCHAR"),
+        ("person_id", "VARCHAR"), ("first_ts", "TIMESTAMP"), ("first_mid", "VARCHAR"),
+    ),
+    "identity_edges": (
+        ("workspace_id", "VARCHAR"), ("edge", "VARCHAR"), ("ts", "TIMESTAMP"),
+        ("message_id", "VARCHAR"), ("id_type", "VARCHAR"), ("id_value", "VARCHAR"),
+    ),
+    "identity_merges": (
+        ("workspace_id", "VARCHAR"), ("merge_id", "VARCHAR"), ("person_id", "VARCHAR"),
+        ("merged_at", "TIMESTAMP"), ("message_id", "VARCHAR"), ("into_type", "VARCHAR"),
+        ("into_value", "VARCHAR"), ("merged_type", "VARCHAR"), ("merged_value", "VARCHAR"),
+        ("merged_person_id", "VARCHAR"), ("identifiers", "VARCHAR"),
+    ),
+    "identity_state": (
+        ("workspace_id", "VARCHAR"), ("fingerprint", "VARCHAR"), ("refreshed_at", "TIMESTAMP"),
+    ),
+}  # fmt: skip
 DERIVED_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "stored_sessions": STORED_SESSION_COLUMNS,
     "session_events": SESSION_EVENT_COLUMNS,
     **DERIVE_COLUMNS,
+    **IDENTITY_COLUMNS,
 }
+# An admin's splits: pairs of identifiers that may never be one profile. Not derived: kept.
+IDENTITY_BLOCK_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("workspace_id", "VARCHAR"), ("a_type", "VARCHAR"), ("a_value", "VARCHAR"),
+    ("b_type", "VARCHAR"), ("b_value", "VARCHAR"), ("merge_id", "VARCHAR"),
+    ("created_at", "TIMESTAMP"), ("created_by", "VARCHAR"), ("reason", "VARCHAR"),
+)  # fmt: skip
 
 
 def ddl() -> list[str]:
@@ -171,6 +212,6 @@ def ddl() -> list[str]:
         "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
         *(
             f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(f'{c} {t}' for c, t in cols)})"
-            for name, cols in DERIVED_TABLES.items()
+            for name, cols in {**DERIVED_TABLES, "identity_blocks": IDENTITY_BLOCK_COLUMNS}.items()
         ),
     ]
