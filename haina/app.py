@@ -21,6 +21,7 @@ from haina.collect.service import Collector, warm_up
 from haina.config import Settings
 from haina.export.routes import router as export_router
 from haina.importer.routes import router as import_router
+from haina.profiles.routes import router as profiles_router
 from haina.quarantine.routes import router as quarantine_router
 from haina.reports.cache import ReportCache
 from haina.reports.routes import router as reports_router
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(import_router)
     app.include_router(quarantine_router)
+    app.include_router(profiles_router)
     app.include_router(workspace_router)
     app.include_router(settings_router)
     app.include_router(web_router)
