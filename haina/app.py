@@ -26,6 +26,8 @@ from haina.quarantine.routes import router as quarantine_router
 from haina.reports.cache import ReportCache
 from haina.reports.routes import router as reports_router
 from haina.reports.service import StoredSessionsRefresher
+from haina.segments.refresher import SegmentRefresher
+from haina.segments.routes import router as segments_router
 from haina.store.events.duckdb_store import empty_columns, events_table
 from haina.web.dashboard import router as dashboard_router
 from haina.web.pages import load_pages
@@ -114,6 +116,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.stored_sessions_refresh_seconds > 0
             else None
         )
+        segments = (
+            SegmentRefresher(meta, writer, interval=settings.segments_refresh_seconds)
+            if settings.segments_refresh_seconds > 0
+            else None
+        )
+        app.state.segment_refresher = segments
         gc_before = tune_gc()
         try:
             yield
@@ -122,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.unfreeze()
             if refresher is not None:
                 refresher.close()
+            if segments is not None:
+                segments.close()
             # uvicorn has finished in-flight requests; drain the writer and checkpoint.
             collector.close()
             writer.close()
@@ -154,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(import_router)
     app.include_router(quarantine_router)
     app.include_router(profiles_router)
+    app.include_router(segments_router)
     app.include_router(workspace_router)
     app.include_router(settings_router)
     app.include_router(web_router)

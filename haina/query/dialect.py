@@ -43,6 +43,11 @@ class Dialect:
         as JSON text, NULL when missing or JSON null."""
         return f"json_extract_string({column}, {params.add(json_path(key))})"
 
+    def nested_prop(self, column: str, parent: str, key: str, params: Params) -> str:
+        """`prop` of a key inside a top-level object (e.g. `context` → `traits` → `email`)."""
+        path = json_path(parent) + json_path(key)[1:]
+        return f"json_extract_string({column}, {params.add(path)})"
+
     def epoch_us(self, ts: str) -> str:
         return f"epoch_us({ts})"
 
@@ -185,6 +190,15 @@ class ClickHouse(Dialect):
             f"multiIf({kind} = 'String', JSONExtractString({column}, {k}),"
             f" {kind} IN ('Null', 'Object', 'Array') OR NOT JSONHas({column}, {k}), NULL,"
             f" JSONExtractRaw({column}, {k}))"
+        )
+
+    def nested_prop(self, column: str, parent: str, key: str, params: Params) -> str:
+        p, k = params.add(parent), params.add(key)
+        kind = f"JSONType({column}, {p}, {k})"
+        return (
+            f"multiIf({kind} = 'String', JSONExtractString({column}, {p}, {k}),"
+            f" {kind} IN ('Null', 'Object', 'Array') OR NOT JSONHas({column}, {p}, {k}), NULL,"
+            f" JSONExtractRaw({column}, {p}, {k}))"
         )
 
     def epoch_us(self, ts: str) -> str:

@@ -182,6 +182,17 @@ class Derivation:
     people: str = "TRUE"
 
 
+def identity_ctes(ws: str) -> str:
+    """CTEs `idu` and `ida` of (ident, person): the person of each user id and anonymous id in
+    the identity graph (haina/identity/store.py keeps it; readers refresh it first). `ws` is
+    the workspace's placeholder."""
+    return ",\n".join(
+        f"{name} AS (SELECT id_value AS ident, person_id AS person FROM identity_nodes "
+        f"WHERE workspace_id = {ws} AND id_type = '{kind}')"
+        for kind, name in (("user_id", "idu"), ("anonymous_id", "ida"))
+    )
+
+
 # An event's person: the identity graph's person of its user id, else of its anonymous id
 # (an identifier the graph does not hold yet, or a junk one, stands for itself).
 PERSON = "coalesce(idu.person, ida.person, e.user_id, e.anonymous_id)"
@@ -361,16 +372,7 @@ class Scope:
         )
 
     def _ids(self) -> str:
-        users = self.identity_map("user_id", "idu")
-        return f"{users},\n{self.identity_map('anonymous_id', 'ida')}"
-
-    def identity_map(self, kind: str, name: str) -> str:
-        """A CTE `name` of (ident, person): the person of each identifier of `kind` in the
-        identity graph (haina/identity/store.py keeps it; reports refresh it first)."""
-        return (
-            f"{name} AS (SELECT id_value AS ident, person_id AS person FROM identity_nodes "
-            f"WHERE workspace_id = {self.ws} AND id_type = '{kind}')"
-        )
+        return identity_ctes(self.ws)
 
     def _ev(self, event_cond: str, names: list[str] | None, scan_hi: str) -> str:
         bots = "" if self.q.include_bots else " AND NOT coalesce(e.is_bot, FALSE)"

@@ -191,6 +191,12 @@ DERIVED_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     **DERIVE_COLUMNS,
     **IDENTITY_COLUMNS,
 }
+# Who is in each saved segment since when (haina/segments/service.py): static segments'
+# snapshots, dynamic segments' membership as of their last refresh. Not derived: kept.
+SEGMENT_MEMBER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("workspace_id", "VARCHAR"), ("segment_id", "VARCHAR"), ("person_id", "VARCHAR"),
+    ("since", "TIMESTAMP"),
+)  # fmt: skip
 # An admin's splits: pairs of identifiers that may never be one profile. Not derived: kept.
 IDENTITY_BLOCK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("workspace_id", "VARCHAR"), ("a_type", "VARCHAR"), ("a_value", "VARCHAR"),
@@ -212,6 +218,10 @@ def ddl() -> list[str]:
         "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
         *(
             f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(f'{c} {t}' for c, t in cols)})"
-            for name, cols in {**DERIVED_TABLES, "identity_blocks": IDENTITY_BLOCK_COLUMNS}.items()
+            for name, cols in {
+                **DERIVED_TABLES,
+                "identity_blocks": IDENTITY_BLOCK_COLUMNS,
+                "segment_members": SEGMENT_MEMBER_COLUMNS,
+            }.items()
         ),
     ]

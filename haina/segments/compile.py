@@ -1,0 +1,235 @@
+"""A segment definition → one parameterised query of the people in it, for DuckDB and
+ClickHouse alike. No user text becomes SQL: names, values and patterns are parameters.
+
+The query groups the workspace's events by person (resolved through the identity graph, as
+reports do) into one row per person with a column per condition (behaviour counts, trait
+values, first / last touch), plus a CTE per sequence or summed trait; the definition's
+AND / OR / NOT tree becomes the WHERE clause over those columns. Everyone with an event is in
+the universe a NOT is taken against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from haina.identity.rules import IdentityRules
+from haina.query.dialect import Dialect, Params
+from haina.query.filters import COLUMN_KEYS, PropertyFilter, compile_filters
+from haina.query.scope import PERSON, PERSON_JOINS, identity_ctes
+from haina.segments.definition import (
+    EventCondition,
+    EventSpec,
+    GroupCondition,
+    IdentifierCondition,
+    NotCondition,
+    SegmentDefinition,
+    SequenceCondition,
+    TouchCondition,
+    TraitCondition,
+    Window,
+)
+
+EVENT_NAME = (
+    "CASE WHEN e.type = 'page' THEN '$pageview' WHEN e.type = 'screen' THEN '$screen' "
+    "ELSE e.event END"
+)
+NOT_BOT = "NOT coalesce(e.is_bot, FALSE)"
+
+
+@dataclass
+class Compiled:
+    """`sql` selects `person` of every member; `params` are its values."""
+
+    sql: str
+    params: dict[str, Any]
+
+    def count(self) -> str:
+        return f"SELECT count(*) FROM ({self.sql}) m"
+
+    def sample(self, limit: int) -> str:
+        return f"SELECT person FROM ({self.sql}) m ORDER BY person LIMIT {int(limit)}"
+
+
+@dataclass
+class _Compiler:
+    d: Dialect
+    workspace_id: str
+    now: datetime
+    rules: IdentityRules
+    params: Params = field(init=False)
+    columns: list[str] = field(default_factory=list)  # aggregates of the per-person row
+    ctes: list[str] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)  # of the per-person row, by `pid`
+    _traits: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.params = Params(self.d)
+        self.ws = self.params.add(self.workspace_id)
+
+    def column(self, expr: str) -> str:
+        name = f"c{len(self.columns)}"
+        self.columns.append(f"{expr} AS {name}")
+        return f"pp.{name}"
+
+    # -- conditions -----------------------------------------------------------------------
+
+    def condition(self, c: Any) -> str:
+        if isinstance(c, GroupCondition):
+            parts = [self.condition(x) for x in c.conditions]
+            if not parts:
+                return "TRUE"
+            return "(" + f" {c.type} ".join(parts) + ")"
+        if isinstance(c, NotCondition):
+            return f"(NOT {self.condition(c.condition)})"
+        if isinstance(c, EventCondition):
+            return self._event(c)
+        if isinstance(c, SequenceCondition):
+            return self._sequence(c)
+        if isinstance(c, TraitCondition):
+            return self._trait(c)
+        if isinstance(c, TouchCondition):
+            return self._touch(c)
+        if isinstance(c, IdentifierCondition):
+            return self._identifier(c)
+        raise TypeError(f"unknown condition {type(c).__name__}")
+
+    def _matches(self, spec: EventSpec) -> str:
+        name = self.params.add(spec.event)
+        filters = compile_filters(spec.filters, self._event_column, self.d, self.params)
+        return f"({EVENT_NAME} = {name} AND {NOT_BOT} AND {filters})"
+
+    def _event_column(self, f: PropertyFilter) -> str:
+        if f.key.startswith("$"):
+            return self.d.text(f"e.{COLUMN_KEYS[f.key]}")
+        return self.d.prop("e.properties", f.key, self.params)
+
+    def _window(self, w: Window | None) -> str:
+        if w is None:
+            return "TRUE"
+        if w.last_days is not None:
+            lo: datetime | None = self.now - timedelta(days=w.last_days)
+            hi: datetime | None = self.now
+        else:
+            lo, hi = _utc(w.from_), _utc(w.to)
+        parts = []
+        if lo is not None:
+            parts.append(f"e.timestamp >= {self.params.add(lo)}")
+        if hi is not None:
+            parts.append(f"e.timestamp <= {self.params.add(hi)}")
+        return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+    def _event(self, c: EventCondition) -> str:
+        hit = f"{self._matches(c)} AND {self._window(c.window)}"
+        n = self.column(f"sum(CASE WHEN {hit} THEN 1 ELSE 0 END)")
+        op = {"gte": ">=", "lte": "<=", "eq": "="}[c.count.op]
+        return f"({n} {op} {int(c.count.value)})"
+
+    def _sequence(self, c: SequenceCondition) -> str:
+        name = f"sq{len(self.ctes)}"
+        a, b = self._matches(c.first), self._matches(c.then)
+        within = self.params.add(c.within_days * 86_400_000_000)
+        order = (
+            "PARTITION BY person ORDER BY ts, mid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+        )
+        self.ctes.append(
+            f"{name} AS (SELECT DISTINCT person FROM (SELECT person, ts, b, "
+            f"max(CASE WHEN a THEN ts END) OVER ({order}) AS last_a FROM ("
+            f"SELECT {PERSON} AS person, e.timestamp AS ts, e.message_id AS mid, {a} AS a, "
+            f"{b} AS b FROM events e {PERSON_JOINS} WHERE e.workspace_id = {self.ws} "
+            f"AND {self._window(c.window)} AND ({a} OR {b})) s1) s2 "
+            f"WHERE b AND last_a IS NOT NULL "
+            f"AND {self.d.epoch_us('ts')} - {self.d.epoch_us('last_a')} <= {within})"
+        )
+        return f"(pp.pid IN (SELECT person FROM {name}))"
+
+    def trait_value(self, key: str) -> str:
+        """The trait as the profile shows it: each event's `traits`, else `context.traits`,
+        by the trait's merge strategy."""
+        if key in self._traits:
+            return self._traits[key]
+        d = self.d
+        raw = (
+            f"coalesce({d.prop('e.traits', key, self.params)}, "
+            f"{d.nested_prop('e.context', 'traits', key, self.params)})"
+        )
+        at = d.tuple_("e.timestamp", "e.message_id")
+        strategy = self.rules.strategy(key)
+        if strategy == "sum":
+            name = f"ts{len(self.ctes)}"
+            num = d.to_number(raw)
+            self.ctes.append(
+                f"{name} AS (SELECT pid, sum(lv) AS v FROM (SELECT {PERSON} AS pid, "
+                f"coalesce(e.user_id, e.anonymous_id) AS own_id, "
+                f"{d.arg_max_if(num, at, f'{num} IS NOT NULL')} AS lv "
+                f"FROM events e {PERSON_JOINS} WHERE e.workspace_id = {self.ws} "
+                f"GROUP BY pid, own_id) s WHERE lv IS NOT NULL GROUP BY pid)"
+            )
+            self.joins.append(f" LEFT JOIN {name} ON {name}.pid = pp.pid")
+            value = d.text(f"{name}.v")
+        else:
+            if strategy == "non_empty":
+                cond = f"{raw} IS NOT NULL AND {raw} NOT IN ('', '[]', '{{}}')"
+            else:
+                cond = f"{raw} IS NOT NULL"
+            pick = d.arg_min_if if strategy == "oldest" else d.arg_max_if
+            value = self.column(pick(raw, at, cond))
+        self._traits[key] = value
+        return value
+
+    def _trait(self, c: TraitCondition) -> str:
+        value = self.trait_value(c.key)
+        return compile_filters([c.as_filter()], lambda _f: value, self.d, self.params)
+
+    def _touch(self, c: TouchCondition) -> str:
+        d = self.d
+        col = f"e.{c.field}"
+        at = d.tuple_("e.timestamp", "e.message_id")
+        pick = d.arg_min_if if c.kind == "first_touch" else d.arg_max_if
+        value = self.column(pick(col, at, "e.type = 'page' AND e.channel IS NOT NULL"))
+        f = PropertyFilter(key="$" + c.field, op=c.op, value=c.value)
+        return compile_filters([f], lambda _f: value, d, self.params)
+
+    def _identifier(self, c: IdentifierCondition) -> str:
+        kind = self.params.add(c.type)
+        has = (
+            f"pp.pid IN (SELECT person_id FROM identity_nodes WHERE workspace_id = {self.ws} "
+            f"AND id_type = {kind})"
+        )
+        return f"({has})" if c.present else f"(NOT ({has}))"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
+def compile_segment(
+    definition: SegmentDefinition,
+    dialect: Dialect,
+    workspace_id: str,
+    *,
+    now: datetime | None = None,
+    rules: IdentityRules | None = None,
+    with_traits: Sequence[str] = (),
+) -> Compiled:
+    """The query of a segment's members (`now`: naive UTC, for `last_days` windows), with
+    the values of `with_traits` (as the profile shows them) after `person`."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    c = _Compiler(dialect, workspace_id, now, rules or IdentityRules())
+    where = c.condition(definition.as_group())
+    shown = "".join(f", {c.trait_value(t)} AS t{i}" for i, t in enumerate(with_traits))
+    columns = "".join(f", {col}" for col in c.columns)
+    extra = "".join(f",\n{cte}" for cte in c.ctes)
+    sql = (
+        f"WITH {identity_ctes(c.ws)},\n"
+        f"pp AS (SELECT {PERSON} AS pid{columns} FROM events e {PERSON_JOINS} "
+        f"WHERE e.workspace_id = {c.ws} GROUP BY pid){extra}\n"
+        f"SELECT pp.pid AS person{shown} FROM pp{''.join(c.joins)} WHERE {where}"
+    )
+    return Compiled(sql, c.params.values)
