@@ -22,11 +22,13 @@ from haina.config import Settings
 from haina.export.routes import router as export_router
 from haina.importer.routes import router as import_router
 from haina.profiles.routes import router as profiles_router
+from haina.profiles.tag_routes import router as tags_router
 from haina.quarantine.routes import router as quarantine_router
 from haina.reports.cache import ReportCache
 from haina.reports.routes import router as reports_router
 from haina.reports.service import StoredSessionsRefresher
-from haina.segments.refresher import SegmentRefresher
+from haina.scoring.routes import router as scoring_router
+from haina.segments.refresher import PeopleRefresher
 from haina.segments.routes import router as segments_router
 from haina.store.events.duckdb_store import empty_columns, events_table
 from haina.web.dashboard import router as dashboard_router
@@ -116,12 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.stored_sessions_refresh_seconds > 0
             else None
         )
-        segments = (
-            SegmentRefresher(meta, writer, interval=settings.segments_refresh_seconds)
-            if settings.segments_refresh_seconds > 0
+        people = (
+            PeopleRefresher(meta, writer, interval=settings.people_refresh_seconds)
+            if settings.people_refresh_seconds > 0
             else None
         )
-        app.state.segment_refresher = segments
+        app.state.people_refresher = people
         gc_before = tune_gc()
         try:
             yield
@@ -130,8 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.unfreeze()
             if refresher is not None:
                 refresher.close()
-            if segments is not None:
-                segments.close()
+            if people is not None:
+                people.close()
             # uvicorn has finished in-flight requests; drain the writer and checkpoint.
             collector.close()
             writer.close()
@@ -165,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quarantine_router)
     app.include_router(profiles_router)
     app.include_router(segments_router)
+    app.include_router(tags_router)
+    app.include_router(scoring_router)
     app.include_router(workspace_router)
     app.include_router(settings_router)
     app.include_router(web_router)

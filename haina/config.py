@@ -46,9 +46,9 @@ class Settings(BaseSettings):
     # How often the server brings stored sessions up to date in the background (0: only
     # when a session report runs).
     stored_sessions_refresh_seconds: float = Field(default=10.0, ge=0)
-    # How often dynamic segments are re-evaluated in the background (0: never; they are then
-    # current only when saved or changed).
-    segments_refresh_seconds: float = Field(default=60.0, ge=0)
+    # How often tags, lead scores and dynamic segments are recomputed in the background for
+    # workspaces with new data (0: never; segments are then current only when saved).
+    people_refresh_seconds: float = Field(default=30.0, ge=0)
     # Group commit: the journal takes whatever has queued, up to this many rows at once.
     commit_max_rows: int = 50_000
     # Worker processes that decode and process large batches beside the event loop (0: none,

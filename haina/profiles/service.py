@@ -18,6 +18,8 @@ import duckdb
 from haina.identity.identifiers import ANONYMOUS_ID, USER_ID, BadIdentifier, normalise
 from haina.identity.rules import IdentityRules
 from haina.identity.store import refresh
+from haina.profiles.tags import tags_of
+from haina.scoring.engine import history_of, score_of
 
 # Events that are orders, and the properties that hold their value (Segment's e-commerce spec
 # and GA4's names).
@@ -155,7 +157,11 @@ def profile(
         ).fetchall()
     ]
     known = any(k != ANONYMOUS_ID for k, _, _ in person.identities)
-    stage = "customer" if computed["orders"] else "known_lead" if known else "anonymous_visitor"
+    score = score_of(conn, workspace_id, person.person_id)
+    if score is not None:
+        stage = score["stage"]  # as the last scoring refresh moved it (never backwards)
+    else:
+        stage = "customer" if computed["orders"] else "known_lead" if known else "anonymous_visitor"
     return {
         "person_id": person.person_id,
         "merged_from": person.merged_from,
@@ -165,8 +171,9 @@ def profile(
         "traits": traits,
         "trait_history": history,
         "computed": computed,
-        "tags": [],
-        "score": None,
+        "tags": tags_of(conn, workspace_id, person.person_id),
+        "score": score,
+        "score_history": history_of(conn, workspace_id, person.person_id, limit=20),
         "lifecycle_stage": stage,
         "merges": merges,
     }
@@ -193,7 +200,8 @@ def _traits(
         + " ORDER BY c.timestamp, c.message_id",
         _params(workspace_id, person),
     ).fetchall()
-    latest: dict[str, Any] = {}
+    latest: dict[str, Any] = {}  # the last value given, null included (for the history)
+    last_set: dict[str, Any] = {}  # the last non-null value
     oldest: dict[str, Any] = {}
     non_empty: dict[str, Any] = {}
     per_ident: dict[str, dict[str, Any]] = {}  # for "sum": each identifier's latest value
@@ -209,6 +217,7 @@ def _traits(
                 history.append({"trait": key, "value": value, "at": _iso(at), "message_id": mid})
             latest[key] = value
             if value is not None:
+                last_set[key] = value
                 oldest.setdefault(key, value)
             if value not in _EMPTY:
                 non_empty[key] = value
@@ -228,7 +237,7 @@ def _traits(
             ]
             value = sum(numbers) if numbers else None
         else:
-            value = latest[key]
+            value = last_set.get(key)
         if value is not None:
             out[key] = value
     return out, history

@@ -43,6 +43,12 @@ class Dialect:
         as JSON text, NULL when missing or JSON null."""
         return f"json_extract_string({column}, {params.add(json_path(key))})"
 
+    def count_if(self, cond: str) -> str:
+        """Rows where `cond` holds, 0 when none. (Not `sum(CASE ...)`: DuckDB 2.0's statistics
+        propagation can prove a filter on such a sum empty when it is not; and its count_if
+        gives NULL for a group whose conditions are all NULL.)"""
+        return f"count(*) FILTER (WHERE {cond})"
+
     def nested_prop(self, column: str, parent: str, key: str, params: Params) -> str:
         """`prop` of a key inside a top-level object (e.g. `context` → `traits` → `email`)."""
         path = json_path(parent) + json_path(key)[1:]
@@ -191,6 +197,9 @@ class ClickHouse(Dialect):
             f" {kind} IN ('Null', 'Object', 'Array') OR NOT JSONHas({column}, {k}), NULL,"
             f" JSONExtractRaw({column}, {k}))"
         )
+
+    def count_if(self, cond: str) -> str:
+        return f"countIf({cond})"
 
     def nested_prop(self, column: str, parent: str, key: str, params: Params) -> str:
         p, k = params.add(parent), params.add(key)

@@ -25,8 +25,10 @@ from haina.segments.definition import (
     GroupCondition,
     IdentifierCondition,
     NotCondition,
+    ScoreCondition,
     SegmentDefinition,
     SequenceCondition,
+    TagCondition,
     TouchCondition,
     TraitCondition,
     Window,
@@ -54,7 +56,7 @@ class Compiled:
 
 
 @dataclass
-class _Compiler:
+class Compiler:
     d: Dialect
     workspace_id: str
     now: datetime
@@ -73,6 +75,19 @@ class _Compiler:
         name = f"c{len(self.columns)}"
         self.columns.append(f"{expr} AS {name}")
         return f"pp.{name}"
+
+    def query(self, select: list[str], where: str = "TRUE") -> Compiled:
+        """One row per person (everyone with an event), the columns and CTEs the conditions
+        compiled so far asked for, then `select` over them where `where` holds."""
+        columns = "".join(f", {col}" for col in self.columns)
+        extra = "".join(f",\n{cte}" for cte in self.ctes)
+        sql = (
+            f"WITH {identity_ctes(self.ws)},\n"
+            f"pp AS (SELECT {PERSON} AS pid{columns} FROM events e {PERSON_JOINS} "
+            f"WHERE e.workspace_id = {self.ws} GROUP BY pid){extra}\n"
+            f"SELECT {', '.join(select)} FROM pp{''.join(self.joins)} WHERE {where}"
+        )
+        return Compiled(sql, self.params.values)
 
     # -- conditions -----------------------------------------------------------------------
 
@@ -94,9 +109,13 @@ class _Compiler:
             return self._touch(c)
         if isinstance(c, IdentifierCondition):
             return self._identifier(c)
+        if isinstance(c, TagCondition):
+            return self._tag(c)
+        if isinstance(c, ScoreCondition):
+            return self._score(c)
         raise TypeError(f"unknown condition {type(c).__name__}")
 
-    def _matches(self, spec: EventSpec) -> str:
+    def matches(self, spec: EventSpec) -> str:
         name = self.params.add(spec.event)
         filters = compile_filters(spec.filters, self._event_column, self.d, self.params)
         return f"({EVENT_NAME} = {name} AND {NOT_BOT} AND {filters})"
@@ -106,7 +125,7 @@ class _Compiler:
             return self.d.text(f"e.{COLUMN_KEYS[f.key]}")
         return self.d.prop("e.properties", f.key, self.params)
 
-    def _window(self, w: Window | None) -> str:
+    def window(self, w: Window | None) -> str:
         if w is None:
             return "TRUE"
         if w.last_days is not None:
@@ -122,14 +141,14 @@ class _Compiler:
         return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
 
     def _event(self, c: EventCondition) -> str:
-        hit = f"{self._matches(c)} AND {self._window(c.window)}"
-        n = self.column(f"sum(CASE WHEN {hit} THEN 1 ELSE 0 END)")
+        hit = f"{self.matches(c)} AND {self.window(c.window)}"
+        n = self.column(self.d.count_if(hit))
         op = {"gte": ">=", "lte": "<=", "eq": "="}[c.count.op]
         return f"({n} {op} {int(c.count.value)})"
 
     def _sequence(self, c: SequenceCondition) -> str:
         name = f"sq{len(self.ctes)}"
-        a, b = self._matches(c.first), self._matches(c.then)
+        a, b = self.matches(c.first), self.matches(c.then)
         within = self.params.add(c.within_days * 86_400_000_000)
         order = (
             "PARTITION BY person ORDER BY ts, mid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
@@ -139,7 +158,7 @@ class _Compiler:
             f"max(CASE WHEN a THEN ts END) OVER ({order}) AS last_a FROM ("
             f"SELECT {PERSON} AS person, e.timestamp AS ts, e.message_id AS mid, {a} AS a, "
             f"{b} AS b FROM events e {PERSON_JOINS} WHERE e.workspace_id = {self.ws} "
-            f"AND {self._window(c.window)} AND ({a} OR {b})) s1) s2 "
+            f"AND {self.window(c.window)} AND ({a} OR {b})) s1) s2 "
             f"WHERE b AND last_a IS NOT NULL "
             f"AND {self.d.epoch_us('ts')} - {self.d.epoch_us('last_a')} <= {within})"
         )
@@ -192,6 +211,32 @@ class _Compiler:
         f = PropertyFilter(key="$" + c.field, op=c.op, value=c.value)
         return compile_filters([f], lambda _f: value, d, self.params)
 
+    def _tag(self, c: TagCondition) -> str:
+        tag = self.params.add(c.tag)
+        confident = ""
+        if c.min_confidence is not None:
+            confident = (
+                f" AND coalesce(confidence, 1.0) >= {self.params.add(float(c.min_confidence))}"
+            )
+        has = (
+            f"pp.pid IN (SELECT person_id FROM person_tags WHERE workspace_id = {self.ws} "
+            f"AND tag = {tag}{confident} UNION ALL SELECT n.person_id FROM manual_tags m "
+            "JOIN identity_nodes n ON n.workspace_id = m.workspace_id AND n.id_type = m.id_type "
+            f"AND n.id_value = m.id_value WHERE m.workspace_id = {self.ws} AND m.tag = {tag})"
+        )
+        return f"({has})" if c.present else f"(NOT ({has}))"
+
+    def _score(self, c: ScoreCondition) -> str:
+        name = f"sc{len(self.ctes)}"
+        column = {"score": self.d.text("score"), "grade": "grade", "stage": "stage"}[c.field]
+        self.ctes.append(
+            f"{name} AS (SELECT person_id AS pid, {column} AS v FROM person_scores "
+            f"WHERE workspace_id = {self.ws})"
+        )
+        self.joins.append(f" LEFT JOIN {name} ON {name}.pid = pp.pid")
+        f = PropertyFilter(key=c.field, op=c.op, value=c.value, source="person")
+        return compile_filters([f], lambda _f: f"{name}.v", self.d, self.params)
+
     def _identifier(self, c: IdentifierCondition) -> str:
         kind = self.params.add(c.type)
         has = (
@@ -221,15 +266,7 @@ def compile_segment(
     """The query of a segment's members (`now`: naive UTC, for `last_days` windows), with
     the values of `with_traits` (as the profile shows them) after `person`."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    c = _Compiler(dialect, workspace_id, now, rules or IdentityRules())
+    c = Compiler(dialect, workspace_id, now, rules or IdentityRules())
     where = c.condition(definition.as_group())
-    shown = "".join(f", {c.trait_value(t)} AS t{i}" for i, t in enumerate(with_traits))
-    columns = "".join(f", {col}" for col in c.columns)
-    extra = "".join(f",\n{cte}" for cte in c.ctes)
-    sql = (
-        f"WITH {identity_ctes(c.ws)},\n"
-        f"pp AS (SELECT {PERSON} AS pid{columns} FROM events e {PERSON_JOINS} "
-        f"WHERE e.workspace_id = {c.ws} GROUP BY pid){extra}\n"
-        f"SELECT pp.pid AS person{shown} FROM pp{''.join(c.joins)} WHERE {where}"
-    )
-    return Compiled(sql, c.params.values)
+    shown = [f"{c.trait_value(t)} AS t{i}" for i, t in enumerate(with_traits)]
+    return c.query(["pp.pid AS person", *shown], where)

@@ -148,6 +148,30 @@ class IdentifierCondition(_Strict):
         return value
 
 
+class TagCondition(_Strict):
+    """The person has (or, with `present: false`, has not) the tag: manual, rule or inferred;
+    inferred ones with at least `min_confidence`."""
+
+    kind: Literal["tag"]
+    tag: str = Field(min_length=1, max_length=100)
+    present: bool = True
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class ScoreCondition(_Strict):
+    """The lead score (0-100), its grade (A-D) or the lifecycle stage."""
+
+    kind: Literal["score"]
+    field: Literal["score", "grade", "stage"] = "score"
+    op: Op = "gte"
+    value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ScoreCondition:
+        PropertyFilter(key=self.field, op=self.op, value=self.value, source="person")
+        return self
+
+
 class NotCondition(_Strict):
     kind: Literal["not"]
     condition: Condition
@@ -165,6 +189,8 @@ Condition = Annotated[
     | TraitCondition
     | TouchCondition
     | IdentifierCondition
+    | TagCondition
+    | ScoreCondition
     | NotCondition
     | GroupCondition,
     Field(discriminator="kind"),

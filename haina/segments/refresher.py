@@ -1,34 +1,42 @@
-"""Keeps dynamic segments current in the server: every `interval` seconds, for each workspace
-with dynamic segments whose data changed (or every `max_age` seconds anyway, since windows
-such as "in the last 30 days" move with the clock), re-evaluate them and store who entered
-and who left as `segment entered` / `segment exited` events."""
+"""Keeps what is derived about people current in the server: every `interval` seconds, for each
+workspace whose data changed (or every `max_age` seconds anyway: windows such as "in the last
+30 days" and score decay move with the clock) it recomputes, in this order, the rule and
+inferred tags, the lead scores and the dynamic segments (which may use both), and stores the
+lifecycle-stage and segment changes as events of the people."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from haina.pipeline.run import IngestContext, process
+from haina.profiles import tags
+from haina.profiles.events import record
+from haina.scoring import engine as scoring
+from haina.scoring.model import ScoringModel
 from haina.segments import service
-from haina.store.events.duckdb_store import GroupCommitWriter, WriteBatch
+from haina.store.events.duckdb_store import GroupCommitWriter
 from haina.store.meta import MetaStore
-from haina.store.meta.models import Segment
-from haina.workspaces import workspace_settings
+from haina.workspaces import list_workspaces, workspace_settings
 
 log = logging.getLogger(__name__)
-SOURCE_ID = "haina-segments"
 
 
-class SegmentRefresher:
+@dataclass(frozen=True, slots=True)
+class Round:
+    tags: int = 0  # tags that appeared or disappeared
+    scores: int = 0  # scores, grades or stages that changed
+    segments: int = 0  # segment memberships that changed
+    events: int = 0  # events recorded (stage and segment changes)
+
+
+class PeopleRefresher:
     def __init__(
         self,
         meta: MetaStore,
         writer: GroupCommitWriter,
-        interval: float = 60.0,
+        interval: float = 30.0,
         max_age: float = 600.0,
     ) -> None:
         self.meta = meta
@@ -37,8 +45,8 @@ class SegmentRefresher:
         self.max_age = max_age
         self._seen: dict[str, tuple[int, float]] = {}  # workspace → (data version, when)
         self._stop = threading.Event()
-        self.changes = 0  # membership changes recorded so far (for tests and logs)
-        self._thread = threading.Thread(target=self._loop, name="segments", daemon=True)
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="people", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -46,44 +54,43 @@ class SegmentRefresher:
             try:
                 self.tick()
             except Exception:  # noqa: BLE001 - the next round tries again
-                log.exception("refreshing segments failed")
+                log.exception("refreshing tags, scores and segments failed")
 
-    def tick(self, *, force: bool = False) -> int:
-        """One round; returns the membership changes it recorded."""
-        with self.meta.session() as s:
-            workspaces = sorted(
-                set(s.scalars(select(Segment.workspace_id).where(Segment.kind == "dynamic")))
-            )
-        total = 0
-        for ws in workspaces:
-            if self._stop.is_set():
-                break
-            version, now = self.writer.data_version(ws), time.monotonic()
-            seen = self._seen.get(ws)
-            if not force and seen and seen[0] == version and now - seen[1] < self.max_age:
-                continue
-            total += self.refresh(ws)
-            self._seen[ws] = (self.writer.data_version(ws), now)
-        self.changes += total
-        return total
+    def tick(self, *, force: bool = False) -> dict[str, Round]:
+        """One round over the workspaces that need it (all with `force`)."""
+        done = {}
+        with self._lock:
+            for ws in [w.id for w in list_workspaces(self.meta)]:
+                if self._stop.is_set():
+                    break
+                version, now = self.writer.data_version(ws), time.monotonic()
+                seen = self._seen.get(ws)
+                if not force and seen and seen[0] == version and now - seen[1] < self.max_age:
+                    continue
+                done[ws] = self.refresh(ws)
+                # Our own events bumped the version: the next round need not look again.
+                self._seen[ws] = (self.writer.data_version(ws), now)
+        return done
 
-    def refresh(self, workspace_id: str) -> int:
+    def refresh(self, workspace_id: str) -> Round:
         settings = workspace_settings(self.meta, workspace_id)
+        rules = settings.identity
+        tag_rules = [
+            (r["tag"], r["tag"], r["definition"]) for r in settings.extra.get("tag_rules", [])
+        ]
+        inference = tags.Inference.from_json(settings.extra.get("tags"))
+        model = ScoringModel.model_validate(settings.extra.get("scoring") or {})
         conn = self.writer.reader()
         try:
             with self.writer.report_memory():
-                changes = service.refresh_dynamic(self.meta, conn, workspace_id, settings.identity)
-            messages = service.change_messages(conn, workspace_id, changes)
+                _, tag_changes = tags.refresh(conn, workspace_id, rules, tag_rules, inference)
+                scored = scoring.refresh(conn, workspace_id, rules, model)
+                changes = service.refresh_dynamic(self.meta, conn, workspace_id, rules)
+            items = [*scored.stage_events, *service.change_events(changes)]
+            n = record(self.writer, conn, workspace_id, settings, items, "haina-people")
         finally:
             conn.close()
-        if messages:
-            now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
-            ctx = IngestContext(workspace_id, SOURCE_ID, "server", settings, now_us)
-            out = process(messages, ctx)
-            if out.rejects:
-                log.warning("segment change events rejected: %s", out.rejects[:3])
-            self.writer.write(WriteBatch(events=out.rows))
-        return len(changes)
+        return Round(tag_changes, scored.changed, len(changes), n)
 
     def close(self) -> None:
         self._stop.set()

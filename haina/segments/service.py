@@ -20,9 +20,9 @@ from typing import Any
 import duckdb
 from sqlalchemy import select
 
-from haina.identity.identifiers import USER_ID
 from haina.identity.rules import IdentityRules
 from haina.identity.store import refresh
+from haina.profiles.events import PersonEvent
 from haina.query.dialect import DUCKDB
 from haina.segments.compile import compile_segment
 from haina.segments.definition import SegmentDefinition
@@ -304,39 +304,19 @@ def refresh_dynamic(
     return changes
 
 
-def change_messages(
-    conn: duckdb.DuckDBPyConnection, workspace_id: str, changes: list[Change]
-) -> list[dict[str, Any]]:
-    """The changes as Segment-format track messages of each person (sent as their user id,
-    else their earliest anonymous id, so the graph resolves them back to the person)."""
-    people = sorted({c.person_id for c in changes})
-    ids: dict[str, tuple[str, str]] = {}
-    for pid, kind, value in conn.execute(
-        "SELECT person_id, id_type, id_value FROM identity_nodes WHERE workspace_id = ? "
-        "AND person_id IN (SELECT unnest(?::VARCHAR[])) AND id_type IN ('user_id', "
-        "'anonymous_id') ORDER BY person_id, id_type DESC, first_ts, id_value",
-        [workspace_id, people],
-    ).fetchall():
-        ids.setdefault(pid, (kind, value))  # user_id sorts after anonymous_id: DESC first
-    out = []
-    for c in changes:
-        if c.person_id not in ids:
-            continue
-        kind, value = ids[c.person_id]
-        event = ENTERED if c.entered else EXITED
-        stamp = c.at.isoformat(timespec="microseconds") + "Z"
-        out.append(
-            {
-                "type": "track",
-                "event": event,
-                "messageId": f"seg-{c.segment.id}-{c.person_id}-{event[8:]}-{stamp}"[:100],
-                "timestamp": stamp,
-                "userId" if kind == USER_ID else "anonymousId": value,
-                "properties": {"segment_id": c.segment.id, "segment_name": c.segment.name},
-                "context": {"library": {"name": "haina-segments"}},
-            }
+def change_events(changes: list[Change]) -> list[PersonEvent]:
+    """The changes as events of each person, for journeys to react to."""
+    return [
+        PersonEvent(
+            c.person_id,
+            ENTERED if c.entered else EXITED,
+            c.at,
+            f"{c.segment.id}-{c.person_id}-{'in' if c.entered else 'out'}-"
+            f"{c.at.isoformat(timespec='microseconds')}",
+            {"segment_id": c.segment.id, "segment_name": c.segment.name},
         )
-    return out
+        for c in changes
+    ]
 
 
 def export_csv(

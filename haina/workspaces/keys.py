@@ -310,6 +310,9 @@ SETTING_TYPES: dict[str, str] = {
     "conversion_events": "list",
     "timezone": "timezone",
     "identity": "identity",
+    "scoring": "scoring",
+    "tag_rules": "tag_rules",
+    "tags": "tags",
 }
 
 
@@ -332,6 +335,8 @@ def parse_setting(name: str, value: Any) -> Any:
         return value
     if kind == "timezone":
         return _timezone(value)
+    if kind in ("scoring", "tag_rules", "tags"):
+        return _people_setting(kind, value)
     if kind == "identity":
         if isinstance(value, str):  # on the command line: JSON text
             try:
@@ -344,6 +349,65 @@ def parse_setting(name: str, value: Any) -> Any:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"{name} must be a list of non-empty strings")
     return value
+
+
+def _people_setting(kind: str, value: Any) -> Any:
+    """The scoring model, tag rules and tag inference settings, checked (docs/scoring.md,
+    docs/tags.md)."""
+    from pydantic import ValidationError
+
+    from haina.profiles.tags import Inference, check_tag
+    from haina.scoring.model import ScoringModel
+    from haina.segments.definition import SegmentDefinition
+
+    if isinstance(value, str):  # on the command line: JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise RulesError(kind, f"{kind} must be JSON") from None
+    try:
+        if kind == "scoring":
+            return ScoringModel.model_validate(value).model_dump(mode="json", exclude_none=True)
+        if kind == "tags":
+            inference = Inference.from_json(value)
+            return {"half_life_days": inference.half_life_days, "inferred": inference.enabled}
+        if not isinstance(value, list):
+            raise RulesError("tag_rules", "tag_rules is a list of {tag, description, definition}")
+        seen, out = set(), []
+        for i, rule in enumerate(value):
+            if not isinstance(rule, dict) or set(rule) - {"tag", "description", "definition"}:
+                raise RulesError(f"tag_rules.{i}", "a tag rule is {tag, description, definition}")
+            try:
+                tag = check_tag(rule.get("tag"))
+            except ValueError as exc:
+                raise RulesError(f"tag_rules.{i}.tag", str(exc)) from None
+            if tag in seen:
+                raise RulesError(f"tag_rules.{i}.tag", f"two rules give the tag {tag!r}")
+            seen.add(tag)
+            try:
+                definition = SegmentDefinition.model_validate(rule.get("definition") or {})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                loc = ".".join(str(x) for x in first["loc"])
+                raise RulesError(f"tag_rules.{i}.definition.{loc}", first["msg"]) from None
+            out.append(
+                {
+                    "tag": tag,
+                    "description": str(rule.get("description", ""))[:2000],
+                    "definition": definition.model_dump(
+                        mode="json", by_alias=True, exclude_none=True
+                    ),
+                }
+            )
+        return out
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise RulesError(f"{kind}.{loc}" if loc else kind, first["msg"]) from None
+    except ValueError as exc:
+        if isinstance(exc, RulesError):
+            raise
+        raise RulesError(getattr(exc, "field", kind), str(exc)) from None
 
 
 def _int_setting(name: str, value: Any) -> int:
@@ -403,6 +467,9 @@ def effective_settings(meta: MetaStore, workspace_id: str) -> dict[str, Any]:
         "session_split": rs.session_split,
         "conversion_events": list(rs.conversion_events),
         "identity": st.identity.to_json(),
+        "scoring": st.extra.get("scoring", {}),
+        "tag_rules": st.extra.get("tag_rules", []),
+        "tags": st.extra.get("tags", {"half_life_days": 30.0, "inferred": True}),
     }
 
 

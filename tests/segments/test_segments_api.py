@@ -95,8 +95,8 @@ def test_preview_save_members_export_and_membership_events(live: LiveServer, ws)
     send(live, ws, [*viewed("a2", 1),
                     {"type": "identify", "userId": "u1", "timestamp": ago(1),
                      "traits": {"city": "北京"}}])  # fmt: skip
-    refresher = live.app.state.segment_refresher
-    assert refresher.tick(force=True) == 2
+    refresher = live.app.state.people_refresher
+    assert refresher.tick(force=True)[ws["workspace_id"]].segments == 2
     members = httpx.get(live.url + f"/api/v1/segments/{seg['id']}/members",
                         headers=bearer(ws)).json()  # fmt: skip
     two = httpx.get(live.url + "/api/v1/profiles/lookup", params={"type": "anonymous_id",
@@ -113,7 +113,8 @@ def test_preview_save_members_export_and_membership_events(live: LiveServer, ws)
     entered = httpx.get(live.url + f"/api/v1/profiles/{two['person_id']}/timeline",
                         headers=bearer(ws)).json()["events"]  # fmt: skip
     assert any(e["event"] == "segment entered" for e in entered)
-    assert refresher.tick(force=True) == 0  # nothing changed since: no repeated events
+    again = refresher.tick(force=True)[ws["workspace_id"]]
+    assert (again.segments, again.events) == (0, 0)  # nothing changed: no repeated events
 
     csv_r = httpx.get(live.url + f"/api/v1/segments/{static['id']}/export",
                       params={"traits": "city,email"}, headers=bearer(ws))  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from haina.store.events.schema import DERIVED_TABLES, EVENT_COLUMNS
+from haina.store.events.schema import DERIVED_TABLES, EVENT_COLUMNS, KEPT_TABLES
 
 _TYPES = {
     "VARCHAR": "Nullable(String)",
@@ -45,13 +45,19 @@ _DERIVED_ORDER = {
     "identity_edges": ("workspace_id", "edge"),
     "identity_merges": ("workspace_id", "person_id"),
     "identity_state": ("workspace_id",),
+    "person_tags": ("workspace_id", "person_id"),
+    "person_scores": ("workspace_id", "person_id"),
+    "identity_blocks": ("workspace_id",),
+    "segment_members": ("workspace_id", "segment_id"),
+    "manual_tags": ("workspace_id", "id_type", "id_value"),
+    "score_history": ("workspace_id", "person_id"),
 }
 
 
 def derived_ddl() -> list[str]:
     """The derived tables, sorting-key columns not Nullable."""
     out = []
-    for name, cols in DERIVED_TABLES.items():
+    for name, cols in {**DERIVED_TABLES, **KEPT_TABLES}.items():
         key = _DERIVED_ORDER[name]
         typed = ", ".join(
             f"`{c}` " + (_TYPES[t].removeprefix("Nullable(")[:-1] if c in key else _TYPES[t])

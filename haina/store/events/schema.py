@@ -185,24 +185,55 @@ IDENTITY_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("workspace_id", "VARCHAR"), ("fingerprint", "VARCHAR"), ("refreshed_at", "TIMESTAMP"),
     ),
 }  # fmt: skip
+# Rule and inferred tags, and lead scores, as of the last refresh (haina/profiles/tags.py,
+# haina/scoring/engine.py): recomputed from events, so derived.
+PEOPLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "person_tags": (
+        ("workspace_id", "VARCHAR"), ("person_id", "VARCHAR"), ("tag", "VARCHAR"),
+        ("kind", "VARCHAR"), ("confidence", "DOUBLE"), ("rule", "VARCHAR"),
+        ("explanation", "VARCHAR"), ("since", "TIMESTAMP"),
+    ),
+    "person_scores": (
+        ("workspace_id", "VARCHAR"), ("person_id", "VARCHAR"), ("score", "DOUBLE"),
+        ("grade", "VARCHAR"), ("fit", "DOUBLE"), ("engagement", "DOUBLE"), ("stage", "VARCHAR"),
+        ("contributions", "VARCHAR"), ("updated_at", "TIMESTAMP"),
+    ),
+}  # fmt: skip
 DERIVED_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "stored_sessions": STORED_SESSION_COLUMNS,
     "session_events": SESSION_EVENT_COLUMNS,
     **DERIVE_COLUMNS,
     **IDENTITY_COLUMNS,
+    **PEOPLE_COLUMNS,
 }
 # Who is in each saved segment since when (haina/segments/service.py): static segments'
-# snapshots, dynamic segments' membership as of their last refresh. Not derived: kept.
+# snapshots, dynamic segments' membership as of their last refresh.
 SEGMENT_MEMBER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("workspace_id", "VARCHAR"), ("segment_id", "VARCHAR"), ("person_id", "VARCHAR"),
     ("since", "TIMESTAMP"),
 )  # fmt: skip
-# An admin's splits: pairs of identifiers that may never be one profile. Not derived: kept.
 IDENTITY_BLOCK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("workspace_id", "VARCHAR"), ("a_type", "VARCHAR"), ("a_value", "VARCHAR"),
     ("b_type", "VARCHAR"), ("b_value", "VARCHAR"), ("merge_id", "VARCHAR"),
     ("created_at", "TIMESTAMP"), ("created_by", "VARCHAR"), ("reason", "VARCHAR"),
 )  # fmt: skip
+# Tables that are not derived (people's input and history), kept across versions:
+# - identity_blocks: an admin's splits (pairs of identifiers never one profile);
+# - segment_members: who is in each saved segment since when;
+# - manual_tags: tags put on identifiers by people;
+# - score_history: each person's score over time, with why it changed.
+KEPT_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "identity_blocks": IDENTITY_BLOCK_COLUMNS,
+    "segment_members": SEGMENT_MEMBER_COLUMNS,
+    "manual_tags": (
+        ("workspace_id", "VARCHAR"), ("id_type", "VARCHAR"), ("id_value", "VARCHAR"),
+        ("tag", "VARCHAR"), ("created_at", "TIMESTAMP"), ("created_by", "VARCHAR"),
+    ),
+    "score_history": (
+        ("workspace_id", "VARCHAR"), ("person_id", "VARCHAR"), ("changed_at", "TIMESTAMP"),
+        ("score", "DOUBLE"), ("grade", "VARCHAR"), ("stage", "VARCHAR"), ("why", "VARCHAR"),
+    ),
+}  # fmt: skip
 
 
 def ddl() -> list[str]:
@@ -218,10 +249,6 @@ def ddl() -> list[str]:
         "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
         *(
             f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(f'{c} {t}' for c, t in cols)})"
-            for name, cols in {
-                **DERIVED_TABLES,
-                "identity_blocks": IDENTITY_BLOCK_COLUMNS,
-                "segment_members": SEGMENT_MEMBER_COLUMNS,
-            }.items()
+            for name, cols in {**DERIVED_TABLES, **KEPT_TABLES}.items()
         ),
     ]
