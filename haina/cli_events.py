@@ -199,8 +199,12 @@ def import_cmd(
     event: Annotated[str | None, typer.Option("--event", help="fixed event name")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv or ndjson")] = None,
     source: Annotated[str, typer.Option(help="source name for these events")] = "import",
+    contacts: Annotated[
+        bool, typer.Option("--contacts", help="rows are people (identify calls), not events")
+    ] = False,
 ) -> None:
-    """Import offline behaviour from CSV or NDJSON, all rows in one transaction."""
+    """Import offline behaviour (or, with --contacts, a contact list) from CSV or NDJSON, all
+    rows in one transaction."""
     import yaml
 
     from haina.collect.service import import_batch
@@ -216,6 +220,8 @@ def import_cmd(
         doc[target] = column
     if event:
         doc["event_name"] = event
+    if contacts:
+        doc["contacts"] = True
     try:
         m = Mapping.from_dict(doc)
         kind = fmt or ("csv" if file.suffix.lower() == ".csv" else "ndjson")

@@ -16,6 +16,8 @@ otherwise, so an NDJSON file of Segment messages imports with no mapping at all.
 not named in the mapping become properties under their own names (unless `unmapped: drop`).
 Each row gets a stable messageId (from `messageId`, else a hash of the file
 name, line number and row) so importing the same file twice stores it once.
+
+With `contacts: true` each row is a person instead (see `row_to_contact`).
 """
 
 from __future__ import annotations
@@ -42,18 +44,21 @@ class Mapping:
     fields: dict[str, str] = field(default_factory=dict)
     event_name: str | None = None
     unmapped: str = "properties"  # or "drop"
+    # "contacts": each row is a person (an identify call): identifiers and traits, no event
+    contacts: bool = False
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Mapping:
         doc = dict(doc)
         event_name = doc.pop("event_name", None)
+        contacts = bool(doc.pop("contacts", False))
         unmapped = str(doc.pop("unmapped", "properties"))
         if unmapped not in ("properties", "drop"):
             raise ValueError("unmapped must be `properties` or `drop`")
         for target in doc:
             if target not in _TOP and not target.startswith(("properties.", "traits.", "context.")):
                 raise ValueError(f"cannot map to {target!r}")
-        return cls({str(k): str(v) for k, v in doc.items()}, event_name, unmapped)
+        return cls({str(k): str(v) for k, v in doc.items()}, event_name, unmapped, contacts)
 
 
 _TOP = {"event", "timestamp", "userId", "anonymousId", "messageId"}
@@ -101,11 +106,52 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def row_to_contact(
+    line: int, row: dict[str, Any], mapping: Mapping, file_id: str
+) -> dict[str, Any]:
+    """One row of a contact list (a CRM's, a partner's) → an identify call: `traits.X` and
+    unmapped columns are traits, `userId` / `anonymousId` identify the person. A row with
+    neither gets an anonymous id derived from its identifier traits (e-mail, phone, ...), so
+    the identity graph merges it into whoever has them; raises ValueError naming the field."""
+    msg: dict[str, Any] = {"type": "identify", "traits": {}}
+    used = set()
+    for target, column in mapping.fields.items():
+        used.add(column)
+        value = row.get(column)
+        if not _present(value):
+            continue
+        value = value.strip() if isinstance(value, str) else value
+        if target in ("event",) or target.startswith("properties."):
+            raise ValueError(target)  # a contact has no event
+        _set(msg, target, value)
+    for column, value in row.items():
+        if column in used or not _present(value):
+            continue
+        value = value.strip() if isinstance(value, str) else value
+        if column in ("userId", "anonymousId", "timestamp", "messageId"):
+            msg[column] = value
+        elif mapping.unmapped == "properties":
+            msg["traits"][column] = value
+    if "userId" not in msg and "anonymousId" not in msg:
+        keys = {k: v for k, v in msg["traits"].items() if k in CONTACT_IDENTIFIERS}
+        if not keys:
+            raise ValueError("traits.email")  # nothing to know the person by
+        digest = hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode())
+        msg["anonymousId"] = "contact-" + digest.hexdigest()[:24]
+    return _finish(msg, line, row, file_id)
+
+
+# Traits that identify a contact when a row has no userId (haina/identity/identifiers.py).
+CONTACT_IDENTIFIERS = ("email", "phone", "wechat_openid", "wechat_unionid", "wecom_external_userid")
+
+
 def row_to_message(
     line: int, row: dict[str, Any], mapping: Mapping, file_id: str
 ) -> dict[str, Any]:
     """One row → one message (track unless a `type` column says otherwise); raises ValueError
     naming the field when it cannot."""
+    if mapping.contacts:
+        return row_to_contact(line, row, mapping, file_id)
     msg: dict[str, Any] = {"type": "track", "properties": {}}
     used = set()
     for target, column in mapping.fields.items():
@@ -168,5 +214,6 @@ def rows_to_messages(
         try:
             good.append((line, row_to_message(line, row, mapping, file_id)))
         except ValueError as exc:
-            bad.append(RowError(line, str(exc), f"no value for {exc}", row))
+            what = "an identifier (email, phone, userId ...)" if mapping.contacts else str(exc)
+            bad.append(RowError(line, str(exc), f"no value for {what}", row))
     return good, bad

@@ -1,8 +1,10 @@
-"""Keeps what is derived about people current in the server: every `interval` seconds, for each
-workspace whose data changed (or every `max_age` seconds anyway: windows such as "in the last
-30 days" and score decay move with the clock) it recomputes, in this order, the rule and
-inferred tags, the lead scores and the dynamic segments (which may use both), and stores the
-lifecycle-stage and segment changes as events of the people."""
+"""Keeps what is derived about people current in the server.
+
+Every `interval` seconds (after a lull in collection, or at the latest `max_delay` seconds
+later), for each workspace whose data changed (or every `max_age` seconds anyway: windows such
+as "in the last 30 days" and score decay move with the clock), it recomputes, in this order,
+the rule and inferred tags, the lead scores and the dynamic segments (which may use both), and
+stores the lifecycle-stage and segment changes as events of the people."""
 
 from __future__ import annotations
 
@@ -38,11 +40,18 @@ class PeopleRefresher:
         writer: GroupCommitWriter,
         interval: float = 30.0,
         max_age: float = 600.0,
+        lull: float = 2.0,
+        max_delay: float = 60.0,
     ) -> None:
         self.meta = meta
         self.writer = writer
         self.interval = interval
         self.max_age = max_age
+        # Collection goes first: a round waits for `lull` seconds without commits, unless
+        # what it owes is `max_delay` seconds old (tags follow events within about a minute).
+        self.lull = lull
+        self.max_delay = max_delay
+        self._owed_since: float | None = None
         self._seen: dict[str, tuple[int, float]] = {}  # workspace → (data version, when)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -58,7 +67,14 @@ class PeopleRefresher:
 
     def tick(self, *, force: bool = False) -> dict[str, Round]:
         """One round over the workspaces that need it (all with `force`)."""
-        done = {}
+        done: dict[str, Round] = {}
+        now = time.monotonic()
+        if not force:
+            self._owed_since = self._owed_since or now
+            busy = self.writer.idle_seconds() < self.lull
+            if busy and now - self._owed_since < self.max_delay:
+                return done
+        self._owed_since = None
         with self._lock:
             for ws in [w.id for w in list_workspaces(self.meta)]:
                 if self._stop.is_set():
