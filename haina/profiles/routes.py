@@ -84,6 +84,7 @@ async def get_timeline(
     before: Annotated[str | None, Query(description="`next` of the previous page")] = None,
     channel: Annotated[str | None, Query(description="only this channel")] = None,
     type: Annotated[str | None, Query(description="only this message type")] = None,
+    event: Annotated[str | None, Query(description="only this event ($pageview for pages)")] = None,
 ) -> dict[str, Any]:
     conn = await request.app.state.writer.reader_async()
 
@@ -97,6 +98,7 @@ async def get_timeline(
             before=before,
             channel=channel,
             event_type=type,
+            event=event,
         )
 
     try:

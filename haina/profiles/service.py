@@ -326,8 +326,11 @@ def timeline(
     before: str | None = None,
     channel: str | None = None,
     event_type: str | None = None,
+    event: str | None = None,
 ) -> dict[str, Any]:
-    """The person's events, newest first; `before` is the `next` cursor of the last page."""
+    """The person's events, newest first; `before` is the `next` cursor of the last page;
+    `channel`, `event_type` (message type) and `event` (its name, `$pageview` for pages)
+    filter."""
     if not 1 <= limit <= TIMELINE_MAX:
         raise ProfileError("limit", f"limit must be 1 to {TIMELINE_MAX}")
     where = ["NOT (c.type = 'track' AND c.event = '$engagement')"]
@@ -346,6 +349,12 @@ def timeline(
     if event_type:
         more["etype"] = event_type
         where.append("c.type = $etype")
+    if event:
+        more["ename"] = event
+        where.append(
+            "CASE WHEN c.type = 'page' THEN '$pageview' WHEN c.type = 'screen' THEN '$screen' "
+            "ELSE c.event END = $ename"
+        )
     rows = conn.execute(
         _events_of(
             person,

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from haina.identity.store import labels
 from haina.query.filters import re2_pattern
 from haina.query.scope import (
     SESSION_CAP_US,
@@ -29,6 +31,7 @@ from haina.query.scope import (
     freshness,
     resolve_range,
 )
+from haina.query.stored import person_ids
 from haina.reports.registry import ReportKind
 
 ELLIPSIS = "..."
@@ -357,3 +360,47 @@ REPORT = ReportKind(
     "Most common paths from a start or to an end point, for a Sankey",
     stored_sessions=True,
 )
+
+
+class PathsPeopleQuery(PathsQuery):
+    """The people behind one node of the paths report: who went through `item` at `step`."""
+
+    step: int = Field(ge=1, le=10, description="1-based step of the node")
+    item: str = Field(max_length=2000, description="the node's item (page path or event)")
+    limit: int = Field(100, ge=1, le=10_000)
+    offset: int = Field(0, ge=0)
+
+
+def people(ctx: ReportContext, q: PathsPeopleQuery) -> dict[str, Any]:
+    """Everyone counted in the node's `visitors` (sorted by person id), a page of them with
+    the identifier to show and their person id, which is their profile's."""
+    rng = resolve_range(q, ctx)
+    s = Scope(ctx, q, rng, lookback_us=SESSION_CAP_US, stored=True)
+    parts = [s.ctes(sessions=True), items_cte(s, q), bounds_cte(s, q), steps_cte(s, q)]
+    s.sql = (
+        ",\n".join(parts) + "\nSELECT DISTINCT person FROM ps "
+        f"WHERE step = {s.p(q.step)} AND item = {s.p(q.item)}"
+    )
+    rows = ctx.engine.arrow(s.sql, s.params.values)
+    who = rows.column("person")
+    if pa.types.is_integer(who.type):  # numbers of the stored tables stand for people
+        who = person_ids(ctx.engine, ctx.workspace_id, who.combine_chunks())
+    everyone = sorted(str(p) for p in who.to_pylist())
+    page = everyone[q.offset : q.offset + q.limit]
+    named = labels(ctx.engine, ctx.workspace_id, page)
+    return {
+        "kind": "paths_people",
+        "step": q.step,
+        "item": q.item,
+        "total": len(everyone),
+        "people": [
+            {"person": p, "identifier": named.get(p, {"type": None, "value": p})} for p in page
+        ],
+        "sql": s.sql,
+    }
+
+
+PEOPLE = ReportKind(
+    "paths_people", PathsPeopleQuery, people, "The people through a node of the paths report",
+    stored_sessions=True,
+)  # fmt: skip

@@ -83,3 +83,18 @@ def _funnel_people() -> None:
 
 
 _funnel_people()
+
+
+def _paths_people() -> None:
+    from haina.reports.paths import PEOPLE
+
+    router.add_api_route(
+        "/paths/people",
+        _handler(PEOPLE),
+        methods=["POST"],
+        summary=PEOPLE.summary,
+        description="The paths body plus `step` (1-based) and `item` of a node.",
+    )
+
+
+_paths_people()

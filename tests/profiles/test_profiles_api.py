@@ -120,6 +120,9 @@ def test_one_person_across_web_wechat_and_a_store(live: LiveServer, ws: dict[str
         live, ws, f"/api/v1/profiles/{by_email['person_id']}/timeline", before=body["next"]
     ).json()
     assert [e["message_id"] for e in rest["events"]] == ["i1", "p1"] and rest["next"] is None
+    orders = get(live, ws, f"/api/v1/profiles/{by_email['person_id']}/timeline",
+                 event="Order Completed").json()  # fmt: skip
+    assert [e["message_id"] for e in orders["events"]] == ["o1"]
 
     # An admin splits the wrong merge: the WeChat side gets its own profile and events back.
     r = httpx.post(

@@ -333,3 +333,29 @@ def test_demo_matches_python(
     }
     assert steps(got) == want["steps"]
     assert got["top_paths"] == want["top_paths"]
+
+
+def test_the_people_behind_a_node_are_its_visitors(both: RunBoth, hand: RunBoth, engines) -> None:
+    from haina.identity.rules import IdentityRules
+    from haina.identity.store import rebuild_on
+    from haina.query import ReportContext
+    from haina.reports.paths import PathsPeopleQuery, people
+
+    for engine in engines.values():
+        rebuild_on(engine, HAND, IdentityRules())
+    result = hand(both)
+    node = next(n for n in result["nodes"] if n["name"] == "1_/")
+    body = {**BODY, "step": 1, "item": "/"}
+    found = []
+    for engine in engines.values():
+        for stored in (False, True):
+            ctx = ReportContext(engine, HAND, HAND_SETTINGS, stored=stored)
+            found.append(people(ctx, PathsPeopleQuery.model_validate(body)))
+    first = found[0]
+    assert first["total"] == node["visitors"] == 3  # a, b and c start at /
+    assert sorted(p["identifier"]["value"] for p in first["people"]) == ["a", "b", "c"]
+    assert all(p["person"].startswith("p_") for p in first["people"])  # profiles' ids
+    for other in found[1:]:
+        assert {k: v for k, v in other.items() if k != "sql"} == {
+            k: v for k, v in first.items() if k != "sql"
+        }
