@@ -136,7 +136,8 @@ _PERSON = (
     "pow(0.5, (epoch_us($now) - epoch_us(e.timestamp)) / $half_us) AS decay "
     "FROM events e LEFT JOIN idu ON idu.ident = e.user_id "
     "LEFT JOIN ida ON ida.ident = e.anonymous_id WHERE e.workspace_id = $ws "
-    "AND NOT coalesce(e.is_bot, FALSE) AND e.timestamp <= $now)\n"
+    "AND NOT coalesce(e.is_bot, FALSE) AND e.timestamp <= $now "
+    "AND (idu.person IS NOT NULL OR ida.person IS NOT NULL))\n"
 )
 
 

@@ -5,7 +5,8 @@ The query groups the workspace's events by person (resolved through the identity
 reports do) into one row per person with a column per condition (behaviour counts, trait
 values, first / last touch), plus a CTE per sequence or summed trait; the definition's
 AND / OR / NOT tree becomes the WHERE clause over those columns. Everyone with an event is in
-the universe a NOT is taken against.
+the universe a NOT is taken against (events whose identifiers are all junk values are
+nobody's).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ EVENT_NAME = (
     "ELSE e.event END"
 )
 NOT_BOT = "NOT coalesce(e.is_bot, FALSE)"
+# Candidates are the graph's people: events whose only identifiers are junk ("null", ...) are
+# nobody's.
+KNOWN = "(idu.person IS NOT NULL OR ida.person IS NOT NULL)"
 
 
 @dataclass
@@ -84,7 +88,7 @@ class Compiler:
         sql = (
             f"WITH {identity_ctes(self.ws)},\n"
             f"pp AS (SELECT {PERSON} AS pid{columns} FROM events e {PERSON_JOINS} "
-            f"WHERE e.workspace_id = {self.ws} GROUP BY pid){extra}\n"
+            f"WHERE e.workspace_id = {self.ws} AND {KNOWN} GROUP BY pid){extra}\n"
             f"SELECT {', '.join(select)} FROM pp{''.join(self.joins)} WHERE {where}"
         )
         return Compiled(sql, self.params.values)

@@ -63,6 +63,8 @@ def _rows(seed: int = 3) -> list[dict[str, Any]]:
     rows.append({"ts": f"{NOW - timedelta(days=1):%Y-%m-%d %H:%M:%S}", "type": "track",
                  "event": "Product Viewed", "anonymous_id": "bot1", "is_bot": True,
                  "properties": {"category": "books"}})  # fmt: skip
+    rows.append({"ts": f"{NOW - timedelta(days=3):%Y-%m-%d %H:%M:%S}", "type": "page",
+                 "anonymous_id": "undefined", "path": "/", "channel": "Direct"})  # fmt: skip
     rows.append({"ts": f"{NOW - timedelta(days=2):%Y-%m-%d %H:%M:%S}", "type": "track",
                  "event": "Added to Cart", "anonymous_id": "d0a",
                  "context": json.dumps({"traits": {"city": "深圳"}})})  # fmt: skip
@@ -102,7 +104,8 @@ def _people(engines: Any) -> tuple[dict[str, list[dict[str, Any]]], dict[str, se
         who = person_of.get(("user_id", r.get("user_id"))) or person_of.get(
             ("anonymous_id", r.get("anonymous_id"))
         )
-        events.setdefault(who, []).append({**r, "mid": f"m{i:05d}"})
+        if who is not None:  # events with only junk identifiers are nobody's
+            events.setdefault(who, []).append({**r, "mid": f"m{i:05d}"})
     return events, types
 
 
@@ -237,6 +240,7 @@ def test_the_five_kinds_of_condition_mixed(engines: Any) -> None:
     assert got  # the data set has such people: the test would catch an empty answer
     # Everyone, and nobody: the universe is everyone with an event.
     everyone = check(engines, {"conditions": []})
+    assert "undefined" not in everyone  # a junk id is nobody
     assert check(engines, {"conditions": [{"kind": "not", "condition": {"kind": "group",
                                             "conditions": []}}]}) == set()  # fmt: skip
     assert got < everyone
