@@ -307,18 +307,25 @@ _leaf = st.one_of(
         st.booleans(),
     ),
 )
-_tree = st.recursive(
-    _leaf,
-    lambda inner: st.one_of(
+
+
+def _tree_of(depth: int) -> st.SearchStrategy[dict[str, Any]]:
+    """Conditions nested up to `depth` groups / NOTs deep."""
+    if depth == 0:
+        return _leaf
+    inner = _tree_of(depth - 1)
+    return st.one_of(
+        _leaf,
         st.builds(lambda c: {"kind": "not", "condition": c}, inner),
         st.builds(
             lambda t, cs: {"kind": "group", "type": t, "conditions": cs},
             st.sampled_from(["AND", "OR"]),
             st.lists(inner, max_size=3),
         ),
-    ),
-    max_leaves=5,
-)
+    )
+
+
+_tree = _tree_of(2)
 
 
 @settings(
