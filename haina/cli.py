@@ -344,7 +344,7 @@ def snippet(
     )
 
 
-from haina import cli_events, cli_profiles, cli_reports  # noqa: E402,F401  (registers commands)
+from haina import cli_events, cli_profiles, cli_reports, cli_segments  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ refresher runs it when data changed), kept in `person_tags` with the time each a
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -438,3 +440,67 @@ def counts(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> list[dict[str,
         {"ws": workspace_id},
     ).fetchall()
     return [{"tag": t, "kind": k, "people": int(n)} for t, k, n in rows]
+
+
+MAX_BULK = 100_000
+
+
+def resolve_people(
+    meta: Any, conn: duckdb.DuckDBPyConnection, workspace_id: str, body: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Whom a bulk tagging names, as one identifier each: `person_ids`, a `segment_id`'s
+    members, `identifiers` ([{type, value}], normalised as at collection), or `csv` text with
+    the columns type,value. Raises TagError naming the field (or `csv line N`)."""
+    from haina.identity.identifiers import ANONYMOUS_ID, USER_ID, BadIdentifier, normalise
+    from haina.segments import service as segments
+    from haina.workspaces import workspace_settings
+
+    rules = workspace_settings(meta, workspace_id).identity
+    people: list[str] = []
+    if "person_ids" in body:
+        ids = body["person_ids"]
+        if not isinstance(ids, list) or not all(isinstance(p, str) for p in ids):
+            raise TagError("person_ids", "person_ids is a list of person ids")
+        people += ids
+    if "segment_id" in body:
+        sid = str(body["segment_id"])
+        try:
+            segments.get(meta, workspace_id, sid)
+        except segments.SegmentError as exc:
+            raise TagError("segment_id", str(exc)) from exc
+        total = segments.member_count(conn, workspace_id, sid)
+        people += [
+            m["person_id"]
+            for m in segments.members(conn, workspace_id, sid, limit=total or 1, offset=0)
+        ]
+    found = anchor_identifier(conn, workspace_id, people) if people else []
+    given: list[tuple[Any, Any, str]] = []
+    raw = body.get("identifiers", [])
+    if not isinstance(raw, list):
+        raise TagError("identifiers", "identifiers is a list of {type, value}")
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise TagError(f"identifiers.{i}", "an identifier is {type, value}")
+        given.append((entry.get("type"), entry.get("value"), f"identifiers.{i}"))
+    if "csv" in body:
+        if not isinstance(body["csv"], str):
+            raise TagError("csv", "csv is the text of a file with columns type,value")
+        reader = csv.DictReader(io.StringIO(body["csv"]))
+        if not reader.fieldnames or {"type", "value"} - set(reader.fieldnames):
+            raise TagError("csv", "the CSV needs a header with the columns type and value")
+        for line, row in enumerate(reader, start=2):
+            given.append((row.get("type"), row.get("value"), f"csv line {line}"))
+    for kind, value, where in given:
+        if kind not in rules.types:
+            raise TagError(where, f"unknown identifier type {kind!r}")
+        try:
+            if kind not in (USER_ID, ANONYMOUS_ID):
+                value = normalise(kind, value, rules.phone_region)
+        except BadIdentifier as exc:
+            raise TagError(where, str(exc)) from exc
+        if not isinstance(value, str) or not value:
+            raise TagError(where, "give the identifier's value")
+        found.append((kind, value))
+    if len(found) > MAX_BULK:
+        raise TagError("identifiers", f"at most {MAX_BULK} people at once")
+    return found
