@@ -60,6 +60,11 @@ PAGE_MODULES = [
     "haina.web.report_pages.funnels",
     "haina.web.report_pages.retention",
     "haina.web.report_pages.events",
+    # The People group, after the reports (before setup): profiles, segments, tags, scoring.
+    "haina.web.people_pages.profiles",
+    "haina.web.people_pages.segments",
+    "haina.web.people_pages.tag_rules",
+    "haina.web.people_pages.scoring",
 ]
 DEFAULT_DAYS = 28
 
