@@ -159,6 +159,7 @@ class PageEntry:
     handler: PageHandler
     dated: bool = True
     fragments: Mapping[str, PageHandler] = field(default_factory=dict)
+    group: str = "reports"  # the navigation heading it is listed under (`layout.<group>`)
 
 
 _PAGES: dict[str, PageEntry] = {}
@@ -171,16 +172,18 @@ def register_page(
     *,
     dated: bool = True,
     fragments: Mapping[str, PageHandler] | None = None,
+    group: str = "reports",
 ) -> PageEntry:
     """Add a page at `/dashboard/{slug}`, listed in the navigation under `t(title_key)`.
 
     `handler` returns the page's markup (put inside the layout) or a whole `Response`.
     `dated` pages get the period picker in the header. Each of `fragments` is served without
-    the layout at `/dashboard/{slug}/{name}`, for htmx to swap in.
+    the layout at `/dashboard/{slug}/{name}`, for htmx to swap in. `group` names the
+    navigation heading the page is listed under (`t("layout." + group)`).
     """
     if slug in _PAGES:
         raise ValueError(f"a dashboard page {slug!r} is registered already")
-    entry = PageEntry(slug, title_key, handler, dated, dict(fragments or {}))
+    entry = PageEntry(slug, title_key, handler, dated, dict(fragments or {}), group)
     _PAGES[slug] = entry
     return entry
 

@@ -264,5 +264,10 @@ async def split_merge(request: Request, person_id: str) -> Response:
 add_route("/dashboard/profiles/{person_id}", person_page, ["GET"], first=True)
 add_route("/dashboard/profiles/{person_id}", split_merge, ["POST"])
 register_page(
-    "profiles", "nav.profiles", profiles, dated=False, fragments={"timeline": timeline_rows}
+    "profiles",
+    "nav.profiles",
+    profiles,
+    dated=False,
+    fragments={"timeline": timeline_rows},
+    group="people",
 )

@@ -130,4 +130,4 @@ async def refresh_now(request: Request, workspace_id: str) -> Round:
 
 
 add_route("/dashboard/scoring", save, ["POST"])
-register_page("scoring", "nav.scoring", scoring_page, dated=False)
+register_page("scoring", "nav.scoring", scoring_page, dated=False, group="people")

@@ -234,4 +234,11 @@ def query_of(params: QueryParams, names: tuple[str, ...]) -> str:
 
 add_route("/dashboard/segments", save, ["POST"])
 add_route("/dashboard/segments/{segment_id}/export", export, ["GET"])
-register_page("segments", "nav.segments", segments, dated=False, fragments={"preview": preview})
+register_page(
+    "segments",
+    "nav.segments",
+    segments,
+    dated=False,
+    fragments={"preview": preview},
+    group="people",
+)

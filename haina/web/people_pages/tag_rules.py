@@ -138,4 +138,6 @@ async def save(request: Request) -> Response:
 
 
 add_route("/dashboard/tags", save, ["POST"])
-register_page("tags", "nav.tags", tags_page, dated=False, fragments={"preview": preview})
+register_page(
+    "tags", "nav.tags", tags_page, dated=False, fragments={"preview": preview}, group="people"
+)
