@@ -15,6 +15,8 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
+from haina.identity.rules import IdentityRules
+from haina.identity.store import rebuild_on
 from haina.query import Engine, ReportSettings
 from haina.reports.paths import PathsQuery
 from haina.store.events.clickhouse import insert_arrow
@@ -64,6 +66,8 @@ def hand(engines: dict[str, Engine]) -> RunBoth:
     con.execute("INSERT INTO events SELECT * FROM rq_paths_in")
     con.unregister("rq_paths_in")
     insert_arrow(engines["chdb"].session, table)  # type: ignore[attr-defined]
+    for engine in engines.values():  # people as the identity graph resolves them
+        rebuild_on(engine, HAND, IdentityRules())
 
     def run(both: RunBoth, **body: Any) -> dict[str, Any]:
         return both("paths", {**BODY, **body}, settings=HAND_SETTINGS, workspace=HAND)
@@ -336,18 +340,16 @@ def test_demo_matches_python(
 
 
 def test_the_people_behind_a_node_are_its_visitors(both: RunBoth, hand: RunBoth, engines) -> None:
-    from haina.identity.rules import IdentityRules
-    from haina.identity.store import rebuild_on
     from haina.query import ReportContext
+    from haina.query.stored import refresh
     from haina.reports.paths import PathsPeopleQuery, people
 
-    for engine in engines.values():
-        rebuild_on(engine, HAND, IdentityRules())
     result = hand(both)
     node = next(n for n in result["nodes"] if n["name"] == "1_/")
     body = {**BODY, "step": 1, "item": "/"}
     found = []
     for engine in engines.values():
+        refresh(engine, HAND, HAND_SETTINGS)
         for stored in (False, True):
             ctx = ReportContext(engine, HAND, HAND_SETTINGS, stored=stored)
             found.append(people(ctx, PathsPeopleQuery.model_validate(body)))
