@@ -5,10 +5,10 @@ Pure and deterministic: `resolve` sorts the observations by (event time, message
 identifiers) and links them in that order, so the same messages give the same graph whatever
 order they arrived in. Rules (docs/profiles.md):
 
-- an observation links all its identifiers into one profile, unless that profile would hold
-  more identifiers of a type than the type's limit, or would join two sides of an admin's
-  split (a block); then its lowest-priority identifier is left out, and so on until the rest
-  can link (two user ids never link: their limit is one);
+- an observation links its identifiers, in priority order, to the profile of its
+  highest-priority one; an identifier whose profile may not join it (that would hold more
+  identifiers of a type than the type's limit, or join two sides of an admin's split) is left
+  out, the others still link (two user ids never link: their limit is one);
 - a profile's anchor is its earliest-seen identifier (ties: higher priority, then value); the
   person id is derived from the anchor, so a profile keeps its id when identifiers join it,
   and the older profile's id survives a merge;
@@ -130,20 +130,21 @@ class _Graph:
         return root
 
     def link(self, obs: Observation, out: Resolution) -> None:
-        ids = list(canonical(obs.ids, self.rules))
+        """Link the identifiers one by one in priority order to the profile of the first:
+        one whose profile may not join (a limit, a split) stays out, the rest still link."""
+        ids = canonical(obs.ids, self.rules)
         for ident in ids:
             self.add(ident, obs.ts)
         at = (obs.ts, obs.message_id)
-        while len(ids) > 1:
-            roots = list(dict.fromkeys(self.find(i) for i in ids))
-            if len(roots) == 1:
-                return
-            reason = self._refusal(roots, obs.ts)
+        for ident in ids[1:]:
+            head, other = self.find(ids[0]), self.find(ident)
+            if head == other:
+                continue
+            reason = self._refusal([head, other], obs.ts)
             if reason is None:
-                self._union(roots, obs, at, tuple(ids), out)
-                return
-            dropped = ids.pop()
-            out.unlinked.append(Unlinked(obs.ts, obs.message_id, dropped, reason))
+                self._union([head, other], obs, at, ids, out)
+            else:
+                out.unlinked.append(Unlinked(obs.ts, obs.message_id, ident, reason))
 
     def _refusal(self, roots: list[Ident], ts: int) -> str | None:
         """Why these profiles may not become one (None: they may)."""

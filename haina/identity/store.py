@@ -26,6 +26,7 @@ from haina.identity.graph import Ident, Observation, Resolution, Seen, canonical
 from haina.identity.identifiers import ANONYMOUS_ID, USER_ID, is_junk
 from haina.identity.rules import IdentityRules
 from haina.query.engine import DuckDBEngine, Engine
+from haina.store.events.schema import IDENTITY_COLUMNS
 
 _EPOCH = datetime(1970, 1, 1)
 _locks: dict[str, threading.Lock] = {}
@@ -230,12 +231,14 @@ def _apply(
         "AND (q.ts, q.mid) < (n.first_ts, n.first_mid) RETURNING n.id_type, n.id_value",
         ws,
     ).fetchall()
-    conn.execute(
+    inserted = conn.execute(
         "INSERT INTO identity_nodes SELECT ?, q.id_type, q.id_value, q.person_id, q.ts, q.mid "
         "FROM q_nodes q ANTI JOIN (SELECT id_type, id_value FROM identity_nodes "
-        "WHERE workspace_id = ?) n ON n.id_type = q.id_type AND n.id_value = q.id_value",
+        "WHERE workspace_id = ?) n ON n.id_type = q.id_type AND n.id_value = q.id_value "
+        "RETURNING id_type, id_value",
         [workspace_id, workspace_id],
-    )
+    ).fetchall()
+    fresh: set[Ident] = {(k, v) for k, v in inserted}
     conn.unregister("q_nodes")
     # Messages that linked identifiers: new combinations, or earlier sightings of known ones.
     links = {ids: at for ids, at in seen.items() if len(ids) > 1}
@@ -274,7 +277,7 @@ def _apply(
         touched.update(map(tuple, added))
     component = moved = 0
     if touched:
-        component, moved = _recompute(conn, workspace_id, rules, touched)
+        component, moved = _recompute(conn, workspace_id, rules, touched, fresh)
     conn.execute("DELETE FROM identity_state WHERE workspace_id = ?", ws)
     conn.execute(
         "INSERT INTO identity_state VALUES (?, ?, ?)",
@@ -289,9 +292,16 @@ def _edge_key(ids: tuple[Ident, ...]) -> str:
 
 
 def _recompute(
-    conn: duckdb.DuckDBPyConnection, workspace_id: str, rules: IdentityRules, touched: set[Ident]
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    rules: IdentityRules,
+    touched: set[Ident],
+    fresh: set[Ident] | None = None,
 ) -> tuple[int, int]:
-    """Re-resolve the connected components (over every linking message) of `touched`."""
+    """Re-resolve the connected components (over every linking message) of `touched`.
+    `fresh`: identifiers first stored by this refresh (nothing was derived with their
+    provisional person, so their moves need no re-derivation)."""
+    fresh = fresh or set()
     ws = [workspace_id]
     conn.register(
         "q_touched",
@@ -361,16 +371,26 @@ def _recompute(
         conn.unregister("q_moves")
         # Events carry user and anonymous ids: the people those moved between re-derive
         # their stored sessions (haina/query/stored.py).
-        moves = {
-            (before[i], p)
-            for i, p in changed.items()
-            if i[0] in (USER_ID, ANONYMOUS_ID) and i in before
-        }
+        moves = sorted(
+            {
+                (before[i], p)
+                for i, p in changed.items()
+                if i[0] in (USER_ID, ANONYMOUS_ID) and i in before and i not in fresh
+            }
+        )
         if moves:
-            conn.executemany(
-                "INSERT INTO derive_moves VALUES (?, ?, ?)",
-                [(workspace_id, old, new) for old, new in sorted(moves)],
+            conn.register(
+                "q_derive",
+                pa.table(
+                    {
+                        "workspace_id": [workspace_id] * len(moves),
+                        "old_person": [m[0] for m in moves],
+                        "new_person": [m[1] for m in moves],
+                    }
+                ),
             )
+            conn.execute("INSERT INTO derive_moves SELECT * FROM q_derive")
+            conn.unregister("q_derive")
     conn.execute(
         "DELETE FROM identity_merges m USING i_comp c WHERE m.workspace_id = ? "
         "AND m.merged_type = c.id_type AND m.merged_value = c.id_value",
@@ -402,7 +422,16 @@ def _insert_merges(
         )
         for m in res.merges
     ]
-    conn.executemany("INSERT INTO identity_merges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    names = [c for c, _ in IDENTITY_COLUMNS["identity_merges"]]
+    table = pa.table(
+        {name: [r[i] for r in rows] for i, name in enumerate(names)},
+        schema=pa.schema(
+            [(n, pa.timestamp("us") if n == "merged_at" else pa.string()) for n in names]
+        ),
+    )
+    conn.register("q_merges", table)
+    conn.execute("INSERT INTO identity_merges SELECT * FROM q_merges")
+    conn.unregister("q_merges")
 
 
 class SplitError(LookupError):

@@ -51,6 +51,16 @@ def test_two_existing_profiles_merge_and_the_merge_is_recorded():
     assert (merge.at, merge.message_id, merge.into, merge.merged) == (3, "m3", U1, E1)
 
 
+def test_only_the_conflicting_identifier_stays_out():
+    # B signs up on their own device with A's phone number (a shared family phone): the phone
+    # stays A's; B's device and e-mail still join B.
+    phone, b1, mail = ("phone", "+8613800000001"), ("anonymous_id", "b1"), ("email", "b@x.cn")
+    res = resolve([obs(1, "m1", U1, A1, phone), obs(2, "m2", U2, b1, phone, mail)], RULES)
+    assert res.anchor_of[phone] == res.anchor_of[U1]
+    assert res.anchor_of[b1] == res.anchor_of[mail] == res.anchor_of[U2] != res.anchor_of[U1]
+    assert [u.identifier for u in res.unlinked] == [phone]
+
+
 def test_limit_leaves_the_lowest_priority_identifier_out():
     rules = IdentityRules.from_json({"limits": {"email": 1}})
     res = resolve([obs(1, "m1", U1, E1), obs(2, "m2", U1, E2)], rules)
