@@ -103,9 +103,9 @@ def _identities(
 
 def _events_of(person: Person, columns: str, where: str = "TRUE") -> str:
     """SQL of the person's events (the event's user id decides; its anonymous id when the
-    user id is not in the graph), parameters $ws, $pid, $uids, $aids."""
+    user id is not in the graph), parameters $ws, $pid, $since, $uids, $aids."""
     return (
-        "WITH c AS (SELECT * FROM events WHERE workspace_id = $ws AND "
+        "WITH c AS (SELECT * FROM events WHERE workspace_id = $ws AND timestamp >= $since AND "
         "(user_id IN (SELECT unnest($uids::VARCHAR[])) "
         "OR anonymous_id IN (SELECT unnest($aids::VARCHAR[]))))\n"
         f"SELECT {columns} FROM c LEFT JOIN identity_nodes nu ON nu.workspace_id = $ws "
@@ -120,6 +120,9 @@ def _params(workspace_id: str, person: Person, **more: Any) -> dict[str, Any]:
     return {
         "ws": workspace_id,
         "pid": person.person_id,
+        # No event of theirs is older than their identifiers' first sighting; events are
+        # stored roughly in time order, so this skips the row groups before it.
+        "since": min((at for _, _, at in person.identities), default=datetime(1970, 1, 1)),
         "uids": person.ids_of(USER_ID),
         "aids": person.ids_of(ANONYMOUS_ID),
         **more,

@@ -29,6 +29,7 @@ from haina.identity.store import refresh as refresh_identity
 from haina.query.dialect import DUCKDB
 from haina.segments.compile import compile_segment
 from haina.segments.definition import SegmentDefinition
+from haina.store.events.duckdb_store import insert_rows
 
 TAG_NAME = re.compile(r"^[^\x00-\x1f]{1,100}$")
 
@@ -312,23 +313,23 @@ def refresh(
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute("DELETE FROM person_tags WHERE workspace_id = ?", [workspace_id])
-        if new:
-            conn.executemany(
-                "INSERT INTO person_tags VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        workspace_id,
-                        r.person_id,
-                        r.tag,
-                        r.kind,
-                        r.confidence,
-                        r.rule,
-                        r.explanation,
-                        old.get(key, at),
-                    )
-                    for key, r in sorted(new.items())
-                ],  # fmt: skip
-            )
+        insert_rows(
+            conn,
+            "person_tags",
+            [
+                (
+                    workspace_id,
+                    r.person_id,
+                    r.tag,
+                    r.kind,
+                    r.confidence,
+                    r.rule,
+                    r.explanation,
+                    old.get(key, at),
+                )
+                for key, r in sorted(new.items())
+            ],
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -354,12 +355,15 @@ def add_manual(
         return 0
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.executemany(
-            "DELETE FROM manual_tags WHERE workspace_id = ? AND id_type = ? AND id_value = ? "
-            "AND tag = ?",
-            [r[:4] for r in rows],
+        insert_rows(conn, "manual_tags", rows)
+        # Tagged again: the earliest tagging stays (one row per identifier and tag).
+        conn.execute(
+            "DELETE FROM manual_tags m WHERE workspace_id = ? AND tag = ? AND EXISTS ("
+            "SELECT 1 FROM manual_tags o WHERE o.workspace_id = m.workspace_id "
+            "AND o.id_type = m.id_type AND o.id_value = m.id_value AND o.tag = m.tag "
+            "AND (o.created_at, o.created_by) < (m.created_at, m.created_by))",
+            [workspace_id, tag],
         )
-        conn.executemany("INSERT INTO manual_tags VALUES (?, ?, ?, ?, ?, ?)", rows)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -140,6 +140,10 @@ class Dialect:
     def contains_ci(self, expr: str, needle: str) -> str:
         return f"(strpos(lower({expr}), lower({needle})) > 0)"
 
+    def contains(self, expr: str, needle: str) -> str:
+        """Case-sensitive substring test (no lower-casing of a long text)."""
+        return f"contains({expr}, {needle})"
+
     def to_number(self, expr: str) -> str:
         return f"TRY_CAST({expr} AS DOUBLE)"
 
@@ -257,6 +261,9 @@ class ClickHouse(Dialect):
 
     def contains_ci(self, expr: str, needle: str) -> str:
         return f"(positionCaseInsensitiveUTF8({expr}, {needle}) > 0)"
+
+    def contains(self, expr: str, needle: str) -> str:
+        return f"(position({expr}, {needle}) > 0)"
 
     def to_number(self, expr: str) -> str:
         return f"toFloat64OrNull({expr})"

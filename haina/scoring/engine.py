@@ -25,6 +25,7 @@ from haina.query.filters import PropertyFilter, compile_filters
 from haina.scoring.model import GRADES, Grade, ScoringModel
 from haina.segments.compile import NOT_BOT, Compiler
 from haina.segments.definition import Window
+from haina.store.events.duckdb_store import insert_rows
 
 STAGES = ("anonymous_visitor", "known_lead", "marketing_qualified", "sales_qualified", "customer")
 STAGE_CHANGED = "lifecycle stage changed"
@@ -206,10 +207,8 @@ def refresh(
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute("DELETE FROM person_scores WHERE workspace_id = ?", [workspace_id])
-        if rows:
-            conn.executemany("INSERT INTO person_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        if history:
-            conn.executemany("INSERT INTO score_history VALUES (?, ?, ?, ?, ?, ?, ?)", history)
+        insert_rows(conn, "person_scores", rows)
+        insert_rows(conn, "score_history", history)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

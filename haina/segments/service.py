@@ -26,6 +26,7 @@ from haina.profiles.events import PersonEvent
 from haina.query.dialect import DUCKDB
 from haina.segments.compile import compile_segment
 from haina.segments.definition import SegmentDefinition
+from haina.store.events.duckdb_store import insert_rows
 from haina.store.meta import MetaStore
 from haina.store.meta.models import Segment
 
@@ -238,11 +239,7 @@ def _replace_members(
             "DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ?",
             [workspace_id, sid],
         )
-        if people:
-            conn.executemany(
-                "INSERT INTO segment_members VALUES (?, ?, ?, ?)",
-                [(workspace_id, sid, p, now) for p in people],
-            )
+        insert_rows(conn, "segment_members", [(workspace_id, sid, p, now) for p in people])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -290,11 +287,7 @@ def refresh_dynamic(
                     "AND person_id IN (SELECT unnest(?::VARCHAR[]))",
                     [workspace_id, seg.id, exited],
                 )
-            if entered:
-                conn.executemany(
-                    "INSERT INTO segment_members VALUES (?, ?, ?, ?)",
-                    [(workspace_id, seg.id, p, at) for p in entered],
-                )
+            insert_rows(conn, "segment_members", [(workspace_id, seg.id, p, at) for p in entered])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
