@@ -9,6 +9,8 @@ through the identity graph when asked, so a merge shows at once (docs/profiles.m
 from __future__ import annotations
 
 import json
+import secrets
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,9 +103,11 @@ def _identities(
     ).fetchall()
 
 
-def _events_of(person: Person, columns: str, where: str = "TRUE") -> str:
+def _events_of(person: Person, columns: str, where: str = "TRUE", src: str | None = None) -> str:
     """SQL of the person's events (the event's user id decides; its anonymous id when the
     user id is not in the graph), parameters $ws, $pid, $since, $uids, $aids."""
+    if src is not None:  # the person's events, read once already (see `profile`)
+        return f"SELECT {columns} FROM {src} c WHERE ({where})"
     return (
         "WITH c AS (SELECT * FROM events WHERE workspace_id = $ws AND timestamp >= $since AND "
         "(user_id IN (SELECT unnest($uids::VARCHAR[])) "
@@ -116,7 +120,11 @@ def _events_of(person: Person, columns: str, where: str = "TRUE") -> str:
     )
 
 
-def _params(workspace_id: str, person: Person, **more: Any) -> dict[str, Any]:
+def _params(
+    workspace_id: str, person: Person, src: str | None = None, **more: Any
+) -> dict[str, Any]:
+    if src is not None:
+        return dict(more)
     return {
         "ws": workspace_id,
         "pid": person.person_id,
@@ -139,10 +147,19 @@ def profile(
     timezone: str,
     session_timeout_minutes: int = 30,
 ) -> dict[str, Any]:
-    traits, history = _traits(conn, workspace_id, person, rules)
-    computed = _computed(
-        conn, workspace_id, person, conversion_events, timezone, session_timeout_minutes
-    )
+    # The person's events are read once (each statement would scan the workspace's events).
+    src = f"person_events_{secrets.token_hex(6)}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "an extra copy": the rows of one person
+        rows = conn.execute(_events_of(person, "c.*"), _params(workspace_id, person))
+        conn.register(src, rows.to_arrow_table())
+    try:
+        traits, history = _traits(conn, workspace_id, person, rules, src)
+        computed = _computed(
+            conn, workspace_id, person, conversion_events, timezone, session_timeout_minutes, src
+        )
+    finally:
+        conn.unregister(src)
     merges = [
         {
             "merge_id": mid,
@@ -190,7 +207,11 @@ _EMPTY: tuple[Any, ...] = (None, "", [], {})
 
 
 def _traits(
-    conn: duckdb.DuckDBPyConnection, workspace_id: str, person: Person, rules: IdentityRules
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    person: Person,
+    rules: IdentityRules,
+    src: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Traits as last set (or by the trait's merge strategy) and each change, oldest first."""
     rows = conn.execute(
@@ -199,9 +220,10 @@ def _traits(
             "c.timestamp, c.message_id, coalesce(c.user_id, c.anonymous_id), c.traits, "
             "json_extract(c.context, '$.traits')",
             "c.traits IS NOT NULL OR json_exists(c.context, '$.traits')",
+            src,
         )
         + " ORDER BY c.timestamp, c.message_id",
-        _params(workspace_id, person),
+        _params(workspace_id, person, src),
     ).fetchall()
     latest: dict[str, Any] = {}  # the last value given, null included (for the history)
     last_set: dict[str, Any] = {}  # the last non-null value
@@ -253,6 +275,7 @@ def _computed(
     conversion_events: tuple[str, ...],
     timezone: str,
     timeout_minutes: int,
+    src: str | None = None,
 ) -> dict[str, Any]:
     # The order's value: revenue, else total, else value.
     value = (
@@ -281,24 +304,26 @@ def _computed(
         f"FILTER (WHERE {touch}), "
         f"arg_max([c.channel, c.source, c.campaign], (c.timestamp, c.message_id)) "
         f"FILTER (WHERE {touch})",
+        src=src,
     )
     params = _params(
         workspace_id,
         person,
+        src,
         tz=timezone,
         conv=list(conversion_events),
         orders=list(ORDER_EVENTS),
     )
-    row = conn.execute(sql, params).fetchone()
-    assert row is not None
+    (row,) = conn.execute(sql, params).fetchall()  # (all: DuckDB will not unregister
+    # the person's events while a result is unfinished)
     first, last, events, pageviews, days, conversions, orders, spend, device, ft, lt = row
     gap = f"INTERVAL {int(timeout_minutes)} MINUTE"
     sessions = conn.execute(
-        f"WITH ev AS ({_events_of(person, 'c.timestamp AS ts', active)}) "
+        f"WITH ev AS ({_events_of(person, 'c.timestamp AS ts', active, src)}) "
         "SELECT count(*) FILTER (WHERE prev IS NULL OR ts - prev > " + gap + ") FROM "
         "(SELECT ts, lag(ts) OVER (ORDER BY ts) AS prev FROM ev)",
-        _params(workspace_id, person),
-    ).fetchone()
+        _params(workspace_id, person, src),
+    ).fetchall()
 
     def touch_of(t: list[str | None] | None) -> dict[str, Any] | None:
         return dict(zip(("channel", "source", "campaign"), t, strict=True)) if t else None
@@ -307,7 +332,7 @@ def _computed(
         "first_seen": _iso(first),
         "last_seen": _iso(last),
         "events": int(events or 0),
-        "sessions": int(sessions[0] or 0) if sessions else 0,
+        "sessions": int(sessions[0][0] or 0) if sessions else 0,
         "active_days": int(days or 0),
         "pageviews": int(pageviews or 0),
         "conversions": int(conversions or 0),
