@@ -20,6 +20,8 @@ from haina.cli import DataDir, WorkspaceOpt, _workspace_id, app, fail, out, sett
 from haina.local import RunningServer, local_collector, running_server
 
 if TYPE_CHECKING:
+    import httpx
+
     from haina.collect.service import Collector
     from haina.identity.rules import IdentityRules
 
@@ -64,17 +66,23 @@ def _call(
         raise
 
 
-def _api(
-    server: RunningServer, method: str, path: str, workspace: str, missing: str, **kw: Any
-) -> dict[str, Any]:
-    """The API's answer; its errors as ProfileError (field and message as the API names
-    them, `missing` for a person not found), an unknown workspace as the other commands say."""
+def _answer(
+    server: RunningServer,
+    method: str,
+    path: str,
+    workspace: str,
+    missing: str | None = None,
+    **kw: Any,
+) -> httpx.Response:
+    """The server's answer; its errors as ProfileError (field and message as the API names
+    them: 404, 409 and 422 name a field; `missing` says what a 404 did not find, but for a
+    merge), an unknown workspace as the other commands say. Serves JSON, the CSV export and
+    the empty `204` of a delete."""
     from haina.profiles.service import ProfileError
 
     resp = server.request(method, path, workspace, **kw)
     if resp.status_code < 400:
-        result: dict[str, Any] = resp.json()
-        return result
+        return resp
     try:
         body = resp.json()
     except ValueError:
@@ -82,11 +90,19 @@ def _api(
     if not isinstance(body, dict):
         body = {}
     field, message = body.get("field"), body.get("message")
-    if resp.status_code not in (404, 422) or not field or field == "workspace":
+    if resp.status_code not in (404, 409, 422) or not field or field == "workspace":
         fail(str(message or body or f"the server answered {resp.status_code}"))
-    if resp.status_code == 404 and field != "merge_id":
+    if resp.status_code == 404 and missing is not None and field != "merge_id":
         message = missing
     raise ProfileError(str(field), str(message))
+
+
+def _api(
+    server: RunningServer, method: str, path: str, workspace: str, missing: str, **kw: Any
+) -> dict[str, Any]:
+    """The API's JSON answer (see `_answer`)."""
+    result: dict[str, Any] = _answer(server, method, path, workspace, missing, **kw).json()
+    return result
 
 
 def _rules(c: Collector, ws: str) -> IdentityRules:

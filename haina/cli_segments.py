@@ -23,11 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from haina.cli import DataDir, WorkspaceOpt, app, err, fail, out
-from haina.cli_profiles import JsonOpt, _call, _print_json, _rules, _text, _when
+from haina.cli_profiles import JsonOpt, _answer, _call, _print_json, _rules, _text, _when
 from haina.local import RunningServer
 
 if TYPE_CHECKING:
-    import httpx
     from pydantic import ValidationError
 
     from haina.collect.service import Collector
@@ -70,31 +69,6 @@ SetOpt = Annotated[
 
 
 # -- reaching the server or the files ---------------------------------------------------------
-
-
-def _answer(
-    server: RunningServer, method: str, path: str, workspace: str, **kw: Any
-) -> httpx.Response:
-    """The server's answer; its errors as ProfileError (field and message as the API names
-    them: 404, 409 and 422 name a field), an unknown workspace as the other commands say.
-
-    cli_profiles._api does the same for JSON answers; this one also serves the CSV export and
-    the empty `204` of a delete, and keeps the field of a `409` (a segment name taken)."""
-    from haina.profiles.service import ProfileError
-
-    resp = server.request(method, path, workspace, **kw)
-    if resp.status_code < 400:
-        return resp
-    try:
-        body = resp.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    field, message = body.get("field"), body.get("message")
-    if resp.status_code not in (404, 409, 422) or not field or field == "workspace":
-        fail(str(message or body or f"the server answered {resp.status_code}"))
-    raise ProfileError(str(field), str(message))
 
 
 def _json(server: RunningServer, method: str, path: str, workspace: str, **kw: Any) -> Any:
