@@ -27,7 +27,8 @@ import duckdb
 from haina.identity.rules import IdentityRules
 from haina.identity.store import refresh as refresh_identity
 from haina.query.dialect import DUCKDB
-from haina.segments.compile import compile_segment
+from haina.query.scope import PERSON, PERSON_JOINS, identity_ctes
+from haina.segments.compile import EVENT_NAME, KNOWN, NOT_BOT, compile_segment
 from haina.segments.definition import SegmentDefinition
 from haina.store.events.duckdb_store import insert_rows
 
@@ -128,20 +129,18 @@ def rule_tags(
     return out
 
 
-_PERSON = (
-    "WITH idu AS (SELECT id_value AS ident, person_id AS person FROM identity_nodes "
-    "WHERE workspace_id = $ws AND id_type = 'user_id'), "
-    "ida AS (SELECT id_value AS ident, person_id AS person FROM identity_nodes "
-    "WHERE workspace_id = $ws AND id_type = 'anonymous_id'), "
-    "pe AS (SELECT coalesce(idu.person, ida.person, e.user_id, e.anonymous_id) AS pid, "
-    "e.timestamp AS ts, e.type, CASE WHEN e.type = 'page' THEN '$pageview' "
-    "WHEN e.type = 'screen' THEN '$screen' ELSE e.event END AS name, e.properties, e.path, "
-    "pow(0.5, (epoch_us($now) - epoch_us(e.timestamp)) / $half_us) AS decay "
-    "FROM events e LEFT JOIN idu ON idu.ident = e.user_id "
-    "LEFT JOIN ida ON ida.ident = e.anonymous_id WHERE e.workspace_id = $ws "
-    "AND NOT coalesce(e.is_bot, FALSE) AND e.timestamp <= $now "
-    "AND (idu.person IS NOT NULL OR ida.person IS NOT NULL))\n"
-)
+DECAY = "pow(0.5, (epoch_us($now) - epoch_us(e.timestamp)) / $half_us)"
+
+
+def _person_events(decay: str = DECAY) -> str:
+    """CTEs ending in `pe`: the workspace's events up to $now (bots' left out) by the graph's
+    person, with their name and `decay` (parameters $ws, $now and those `decay` uses)."""
+    return (
+        f"WITH {identity_ctes('$ws')},\n"
+        f"pe AS (SELECT {PERSON} AS pid, e.timestamp AS ts, e.type, {EVENT_NAME} AS name, "
+        f"e.properties, e.path, {decay} AS decay FROM events e {PERSON_JOINS} "
+        f"WHERE e.workspace_id = $ws AND {NOT_BOT} AND e.timestamp <= $now AND {KNOWN})\n"
+    )
 
 
 def inferred_tags(
@@ -168,7 +167,8 @@ def _interests(
         f"WHEN '{name}' THEN {w}" for name, w in INTEREST_WEIGHTS.items()
     )
     rows = conn.execute(
-        _PERSON + f"SELECT pid, category, sum(({weights} ELSE 0 END) * decay) AS score FROM ("
+        _person_events()
+        + f"SELECT pid, category, sum(({weights} ELSE 0 END) * decay) AS score FROM ("
         "SELECT *, json_extract_string(properties, '$.category') AS category FROM pe) "
         "WHERE category IS NOT NULL AND category <> '' GROUP BY pid, category",
         params,
@@ -207,7 +207,7 @@ def _price_sensitive(
     orders = ", ".join(f"'{c}'" for c in ORDER_EVENTS)
     w = PRICE_WEIGHTS
     rows = conn.execute(
-        _PERSON + ", ord AS (SELECT pid, ts FROM pe WHERE name IN (" + orders + "))\n"
+        _person_events() + ", ord AS (SELECT pid, ts FROM pe WHERE name IN (" + orders + "))\n"
         "SELECT pid, "
         f"sum(CASE WHEN type = 'track' AND (lower(coalesce(json_extract_string(properties, "
         "'$.sorts'), '')) LIKE '%price%' OR lower(coalesce(json_extract_string(properties, "
@@ -254,7 +254,7 @@ def _spending(conn: duckdb.DuckDBPyConnection, workspace_id: str, now: datetime)
         "TRY_CAST(json_extract_string(properties, '$.value') AS DOUBLE))"
     )
     rows = conn.execute(
-        _PERSON.replace("pow(0.5, (epoch_us($now) - epoch_us(e.timestamp)) / $half_us)", "1.0")
+        _person_events("1.0")
         + f"SELECT pid, count(*), avg({value}) FROM pe WHERE type = 'track' AND name IN "
         f"({orders}) AND ts >= $since AND {value} IS NOT NULL GROUP BY pid",
         {"ws": workspace_id, "now": now, "since": now - timedelta(days=SPENDING_DAYS)},
