@@ -26,6 +26,7 @@ from haina.identity.graph import Ident, Observation, Resolution, Seen, canonical
 from haina.identity.identifiers import ANONYMOUS_ID, USER_ID, is_junk
 from haina.identity.rules import IdentityRules
 from haina.query.engine import DuckDBEngine, Engine
+from haina.store.events.duckdb_store import transaction
 from haina.store.events.schema import IDENTITY_COLUMNS
 
 _EPOCH = datetime(1970, 1, 1)
@@ -128,8 +129,7 @@ def _first_seen(seen: dict[tuple[Ident, ...], Seen]) -> dict[Ident, Seen]:
 
 
 def _rebuild(conn: duckdb.DuckDBPyConnection, workspace_id: str, rules: IdentityRules) -> Refreshed:
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table in (
             "identity_queue", "identity_nodes", "identity_edges", "identity_merges",
             "derive_moves", "derive_state",  # people may all have moved: sessions rebuild
@@ -142,23 +142,14 @@ def _rebuild(conn: duckdb.DuckDBPyConnection, workspace_id: str, rules: Identity
             [workspace_id],
         )
         out = _apply(conn, workspace_id, rules, "rebuild")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return out
 
 
 def _apply_queue(
     conn: duckdb.DuckDBPyConnection, workspace_id: str, rules: IdentityRules, how: str
 ) -> Refreshed:
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         out = _apply(conn, workspace_id, rules, how)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return out
 
 
@@ -459,17 +450,12 @@ def split(
         if row is None:
             raise SplitError(f"no merge {merge!r} in this workspace")
         a, b = (row[0], row[1]), (row[2], row[3])
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             conn.execute(
                 "INSERT INTO identity_blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [workspace_id, *a, *b, merge, datetime.now(UTC).replace(tzinfo=None), by, reason],
             )
             _recompute(conn, workspace_id, rules, {a, b})
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         people = []
         for ident in (a, b):
             row = conn.execute(

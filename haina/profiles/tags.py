@@ -30,7 +30,7 @@ from haina.query.dialect import DUCKDB
 from haina.query.scope import PERSON, PERSON_JOINS, identity_ctes
 from haina.segments.compile import EVENT_NAME, KNOWN, NOT_BOT, compile_segment
 from haina.segments.definition import SegmentDefinition
-from haina.store.events.duckdb_store import insert_rows
+from haina.store.events.duckdb_store import insert_rows, transaction
 
 TAG_NAME = re.compile(r"^[^\x00-\x1f]{1,100}$")
 
@@ -310,8 +310,7 @@ def refresh(
         ).fetchall()
     }
     changes = len(set(new) ^ set(old))
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute("DELETE FROM person_tags WHERE workspace_id = ?", [workspace_id])
         insert_rows(
             conn,
@@ -330,10 +329,6 @@ def refresh(
                 for key, r in sorted(new.items())
             ],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(new), changes
 
 
@@ -353,8 +348,7 @@ def add_manual(
     rows = [(workspace_id, k, v, tag, now, by) for k, v in dict.fromkeys(identifiers)]
     if not rows:
         return 0
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         insert_rows(conn, "manual_tags", rows)
         # Tagged again: the earliest tagging stays (one row per identifier and tag).
         conn.execute(
@@ -364,10 +358,6 @@ def add_manual(
             "AND (o.created_at, o.created_by) < (m.created_at, m.created_by))",
             [workspace_id, tag],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(rows)
 
 

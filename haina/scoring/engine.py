@@ -25,7 +25,7 @@ from haina.query.filters import PropertyFilter, compile_filters
 from haina.scoring.model import GRADES, Grade, ScoringModel
 from haina.segments.compile import NOT_BOT, Compiler
 from haina.segments.definition import Window
-from haina.store.events.duckdb_store import insert_rows
+from haina.store.events.duckdb_store import insert_rows, transaction
 
 STAGES = ("anonymous_visitor", "known_lead", "marketing_qualified", "sales_qualified", "customer")
 STAGE_CHANGED = "lifecycle stage changed"
@@ -204,15 +204,10 @@ def refresh(
             (workspace_id, s.person_id, s.score, s.grade, s.fit, s.engagement, stage,
              json.dumps(s.contributions, ensure_ascii=False), at)
         )  # fmt: skip
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute("DELETE FROM person_scores WHERE workspace_id = ?", [workspace_id])
         insert_rows(conn, "person_scores", rows)
         insert_rows(conn, "score_history", history)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return Refreshed(len(rows), len(history), events)
 
 

@@ -26,7 +26,7 @@ from haina.profiles.events import PersonEvent
 from haina.query.dialect import DUCKDB
 from haina.segments.compile import compile_segment
 from haina.segments.definition import SegmentDefinition
-from haina.store.events.duckdb_store import insert_rows
+from haina.store.events.duckdb_store import insert_rows, transaction
 from haina.store.meta import MetaStore
 from haina.store.meta.models import Segment
 
@@ -233,17 +233,12 @@ def _replace_members(
     conn: duckdb.DuckDBPyConnection, workspace_id: str, sid: str, people: list[str]
 ) -> None:
     now = _now()
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(
             "DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ?",
             [workspace_id, sid],
         )
         insert_rows(conn, "segment_members", [(workspace_id, sid, p, now) for p in people])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,8 +274,7 @@ def refresh_dynamic(
         entered, exited = sorted(current - before), sorted(before - current)
         if not entered and not exited:
             continue
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             if exited:
                 conn.execute(
                     "DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ? "
@@ -288,10 +282,6 @@ def refresh_dynamic(
                     [workspace_id, seg.id, exited],
                 )
             insert_rows(conn, "segment_members", [(workspace_id, seg.id, p, at) for p in entered])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         changes += [Change(seg, p, True, at) for p in entered]
         changes += [Change(seg, p, False, at) for p in exited]
     return changes

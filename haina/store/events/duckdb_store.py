@@ -258,6 +258,18 @@ def _tables_of(blobs: list[bytes], chunk_rows: int = 1024) -> list[pa.Table]:
     return tables
 
 
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT around the block; ROLLBACK (and re-raise) when it fails."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
     """Insert Python rows into one of the store's derived or kept tables through Arrow
     (`executemany` costs ~150 us a row: minutes for the scores of a million people)."""
